@@ -1,0 +1,57 @@
+# loopmq: an MQTT broker on gnet for massive connection counts.
+# `make run` starts the broker with defaults; `make test` is what CI runs.
+
+GO        ?= go
+BIN       := bin
+PKGS      := ./...
+FUZZTIME  ?= 10s
+BENCHTIME ?= 1s
+
+.PHONY: all build run test test-short vet fmt bench fuzz fuzz-smoke clean
+
+all: build
+
+build:
+	@mkdir -p $(BIN)
+	@for d in tools/*/; do \
+		if [ -f $$d/main.go ]; then \
+			n=$$(basename $$d); echo "go build -o $(BIN)/$$n ./$$d"; \
+			$(GO) build -o $(BIN)/$$n ./$$d || exit 1; \
+		fi; \
+	done
+
+run: build
+	./$(BIN)/loopmq
+
+vet:
+	$(GO) vet $(PKGS)
+
+fmt:
+	gofmt -l -w $$(git ls-files '*.go')
+
+# test: vet, the whole suite under the race detector, then a short fuzz smoke
+# of every fuzz target (the seed corpus already ran as part of go test).
+test: vet
+	$(GO) test -race -count=1 -timeout 20m $(PKGS)
+	$(MAKE) fuzz-smoke FUZZTIME=5s
+
+test-short:
+	$(GO) test -count=1 -short $(PKGS)
+
+# fuzz-smoke runs each Fuzz* target for FUZZTIME.
+fuzz-smoke:
+	@for pkg in $$($(GO) list $(PKGS)); do \
+		for f in $$($(GO) test -list '^Fuzz' $$pkg 2>/dev/null | grep '^Fuzz'); do \
+			echo "fuzz $$pkg $$f ($(FUZZTIME))"; \
+			$(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+		done; \
+	done
+
+# fuzz: longer runs while developing, e.g. `make fuzz FUZZTIME=5m`.
+fuzz: fuzz-smoke
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) $(PKGS)
+
+clean:
+	rm -rf $(BIN)
