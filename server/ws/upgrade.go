@@ -176,16 +176,16 @@ const (
 // parse validates the request line and headers in head (which ends with the empty line) per RFC 6455 §4.2.1.
 func (r *request) parse(cfg *Config, head []byte, peer netip.AddrPort) *UpgradeError {
 	line, rest := nextLine(head)
-	rl, ok := httphead.ParseRequestLine(line)
+	method, target, version, ok := requestLine(line)
 	switch {
 	case !ok:
 		return ErrBadRequestLine
-	case string(rl.Method) != "GET":
+	case string(method) != "GET":
 		return ErrMethod
-	case rl.Version.Major != 1 || rl.Version.Minor < 1:
+	case version < 11 || version > 19:
 		return ErrHTTPVersion
 	}
-	path, ok := requestPath(rl.URI)
+	path, ok := requestPath(target)
 	if !ok {
 		return ErrBadRequestLine
 	}
@@ -230,16 +230,18 @@ func (r *request) parse(cfg *Config, head []byte, peer netip.AddrPort) *UpgradeE
 				continue
 			}
 			offered = true
-			if !httphead.ScanTokens(value, func(tok []byte) bool {
+			for list := value; len(list) > 0; {
+				var elem []byte
+				elem, list = nextElement(list)
+				if !isToken(elem) {
+					return ErrBadHeader
+				}
 				for i, p := range subprotocols[:rank] {
-					if string(tok) == p {
+					if string(elem) == p {
 						rank = i
 						break
 					}
 				}
-				return true
-			}) {
-				return ErrBadHeader
 			}
 		case asciiEqualFold(name, "Origin"):
 			seen[hOrigin]++
@@ -285,6 +287,27 @@ func (r *request) parse(cfg *Config, head []byte, peer netip.AddrPort) *UpgradeE
 // Names are compared case-sensitively and the response repeats the client's own token.
 var subprotocols = [...]string{"mqtt", "mqttv3.1", "mqttv3.1.1", "mqtt-v5"}
 
+// requestLine splits "method SP request-target SP HTTP-version" (RFC 7230 §3.1.1) and returns the version as
+// 10*major+minor; HTTP-version is "HTTP/" DIGIT "." DIGIT.
+func requestLine(line []byte) (method, target []byte, version int, ok bool) {
+	sp1 := bytes.IndexByte(line, ' ')
+	if sp1 <= 0 {
+		return nil, nil, 0, false
+	}
+	method, line = line[:sp1], line[sp1+1:]
+	sp2 := bytes.IndexByte(line, ' ')
+	if sp2 <= 0 || !isToken(method) {
+		return nil, nil, 0, false
+	}
+	target, v := line[:sp2], line[sp2+1:]
+	if len(v) != 8 || string(v[:5]) != "HTTP/" || v[6] != '.' || !isDigit(v[5]) || !isDigit(v[7]) {
+		return nil, nil, 0, false
+	}
+	return method, target, int(v[5]-'0')*10 + int(v[7]-'0'), true
+}
+
+func isDigit(c byte) bool { return '0' <= c && c <= '9' }
+
 // nextLine splits the first line off b, without its CRLF or LF.
 func nextLine(b []byte) (line, rest []byte) {
 	i := bytes.IndexByte(b, '\n')
@@ -306,10 +329,8 @@ func headerField(line []byte) (name, value []byte, ok bool) {
 		return nil, nil, false
 	}
 	name = line[:colon]
-	for _, c := range name {
-		if !httphead.OctetTypes[c].IsToken() {
-			return nil, nil, false
-		}
+	if !isToken(name) {
+		return nil, nil, false
 	}
 	value = bytes.Trim(line[colon+1:], " \t")
 	for _, c := range value {
@@ -322,6 +343,9 @@ func headerField(line []byte) (name, value []byte, ok bool) {
 
 // requestPath returns the path of an origin-form or absolute-form request target, without its query.
 func requestPath(uri []byte) (string, bool) {
+	if !validTarget(uri) {
+		return "", false
+	}
 	if len(uri) > 0 && uri[0] != '/' {
 		// absolute-form, as sent to proxies: scheme "://" authority path
 		i := bytes.Index(uri, []byte("://"))
@@ -335,7 +359,7 @@ func requestPath(uri []byte) (string, bool) {
 		}
 		uri = uri[j:]
 	}
-	if i := bytes.IndexAny(uri, "?#"); i >= 0 {
+	if i := bytes.IndexByte(uri, '?'); i >= 0 {
 		uri = uri[:i]
 	}
 	if len(uri) == 0 {
@@ -345,14 +369,58 @@ func requestPath(uri []byte) (string, bool) {
 	return string(uri), true
 }
 
+// validTarget reports whether a request target holds only the characters RFC 3986 allows in a URI without a
+// fragment, with each '%' starting a two-digit hex escape.
+func validTarget(uri []byte) bool {
+	for i := 0; i < len(uri); i++ {
+		c := uri[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		case strings.IndexByte("-._~!$&'()*+,;=:@/?[]", c) >= 0:
+		case c == '%' && i+2 < len(uri) && isHex(uri[i+1]) && isHex(uri[i+2]):
+			i += 2
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
 // hasToken reports whether the comma-separated list value holds token, compared case-insensitively.
 func hasToken(value []byte, token string) bool {
-	found := false
-	httphead.ScanTokens(value, func(t []byte) bool {
-		found = asciiEqualFold(t, token)
-		return !found
-	})
-	return found
+	for len(value) > 0 {
+		var elem []byte
+		elem, value = nextElement(value)
+		if asciiEqualFold(elem, token) {
+			return true
+		}
+	}
+	return false
+}
+
+// nextElement splits the first element off a comma-separated header list (RFC 7230 §7), without the whitespace
+// around it; empty elements come back empty, and recipients ignore them.
+func nextElement(list []byte) (elem, rest []byte) {
+	if i := bytes.IndexByte(list, ','); i >= 0 {
+		elem, rest = list[:i], list[i+1:]
+	} else {
+		elem = list
+	}
+	return bytes.Trim(elem, " \t"), rest
+}
+
+// isToken reports whether b is empty (an ignored list element) or an RFC 7230 token.
+func isToken(b []byte) bool {
+	for _, c := range b {
+		if !httphead.OctetTypes[c].IsToken() {
+			return false
+		}
+	}
+	return true
 }
 
 // validKey reports whether key is the base64 encoding of 16 bytes [RFC 6455 §4.1].
