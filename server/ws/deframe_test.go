@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"strings"
 	"testing"
+	"unsafe"
 
 	"github.com/gobwas/ws"
 )
@@ -407,5 +408,13 @@ func TestCipherOffsets(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestDeframerSize guards the per-connection cost: every idle WebSocket connection holds one Deframer, and the
+// whole WebSocket overhead over TCP is budgeted at 200 bytes.
+func TestDeframerSize(t *testing.T) {
+	if size := unsafe.Sizeof(Deframer{}); size > 40 {
+		t.Fatalf("Deframer is %d bytes, budget 40", size)
 	}
 }

@@ -254,7 +254,7 @@ func (r *request) parse(cfg *Config, head []byte, peer netip.AddrPort) *UpgradeE
 	}
 
 	switch {
-	case !cfg.AnyPath && path != cmpOr(cfg.Path, DefaultPath):
+	case !cfg.AnyPath && string(path) != cmpOr(cfg.Path, DefaultPath):
 		return ErrNotFound
 	case seen[hHost] != 1:
 		return ErrHost
@@ -342,20 +342,20 @@ func headerField(line []byte) (name, value []byte, ok bool) {
 }
 
 // requestPath returns the path of an origin-form or absolute-form request target, without its query.
-func requestPath(uri []byte) (string, bool) {
+func requestPath(uri []byte) ([]byte, bool) {
 	if !validTarget(uri) {
-		return "", false
+		return nil, false
 	}
 	if len(uri) > 0 && uri[0] != '/' {
 		// absolute-form, as sent to proxies: scheme "://" authority path
 		i := bytes.Index(uri, []byte("://"))
 		if i <= 0 {
-			return "", false
+			return nil, false
 		}
 		uri = uri[i+3:]
 		j := bytes.IndexByte(uri, '/')
 		if j < 0 {
-			return "/", true
+			return []byte("/"), true
 		}
 		uri = uri[j:]
 	}
@@ -363,10 +363,9 @@ func requestPath(uri []byte) (string, bool) {
 		uri = uri[:i]
 	}
 	if len(uri) == 0 {
-		return "", false
+		return nil, false
 	}
-	// The conversion is only compared against, so it does not allocate.
-	return string(uri), true
+	return uri, true
 }
 
 // validTarget reports whether a request target holds only the characters RFC 3986 allows in a URI without a
