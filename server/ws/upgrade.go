@@ -84,6 +84,7 @@ var (
 	ErrMethod          = &UpgradeError{400, "the opening handshake must be a GET request (RFC 6455 4.1)"}
 	ErrHTTPVersion     = &UpgradeError{400, "the opening handshake needs HTTP/1.1 or higher (RFC 6455 4.1)"}
 	ErrBadHeader       = &UpgradeError{400, "malformed header field"}
+	ErrRequestBody     = &UpgradeError{400, "an upgrade request has no body: the bytes after it are WebSocket frames"}
 	ErrNotFound        = &UpgradeError{404, "no WebSocket endpoint at this path"}
 	ErrHost            = &UpgradeError{400, "exactly one Host header is required (RFC 7230 5.4)"}
 	ErrUpgradeHeader   = &UpgradeError{400, "missing Upgrade: websocket (RFC 6455 4.2.1)"}
@@ -243,6 +244,12 @@ func (r *request) parse(cfg *Config, head []byte, peer netip.AddrPort) *UpgradeE
 					}
 				}
 			}
+		case asciiEqualFold(name, "Content-Length"):
+			if string(value) != "0" {
+				return ErrRequestBody
+			}
+		case asciiEqualFold(name, "Transfer-Encoding"):
+			return ErrRequestBody
 		case asciiEqualFold(name, "Origin"):
 			seen[hOrigin]++
 			origin = value

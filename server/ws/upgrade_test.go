@@ -148,6 +148,8 @@ func TestUpgradeRejects(t *testing.T) {
 		{name: "folded header line", in: req("/mqtt", nil, "X-A: b", " c"), want: ErrBadHeader},
 		{name: "no colon", in: req("/mqtt", nil, "Broken"), want: ErrBadHeader},
 		{name: "NUL in a value", in: req("/mqtt", nil, "X-A: b\x00"), want: ErrBadHeader},
+		{name: "request body by length", in: req("/mqtt", nil, "Content-Length: 5"), want: ErrRequestBody},
+		{name: "request body chunked", in: req("/mqtt", nil, "Transfer-Encoding: chunked"), want: ErrRequestBody},
 		{name: "origin not allowed", cfg: Config{AllowedOrigins: []string{"https://app.example"}}, in: req("/mqtt", nil, "Origin: https://evil.example"), want: ErrOrigin},
 		{name: "origin with other port", cfg: Config{AllowedOrigins: []string{"https://app.example"}}, in: req("/mqtt", nil, "Origin: https://app.example:8443"), want: ErrOrigin},
 		{name: "origin with other scheme", cfg: Config{AllowedOrigins: []string{"https://app.example"}}, in: req("/mqtt", nil, "Origin: http://app.example"), want: ErrOrigin},
@@ -202,6 +204,7 @@ func TestUpgradeTolerates(t *testing.T) {
 		{name: "allowed origin", cfg: Config{AllowedOrigins: []string{"https://App.Example/"}}, in: req("/mqtt", nil, "Origin: https://app.example"), sub: "mqtt"},
 		{name: "no origin with an allow-list", cfg: Config{AllowedOrigins: []string{"https://app.example"}}, in: req("/mqtt", nil), sub: "mqtt"},
 		{name: "any origin without an allow-list", in: req("/mqtt", nil, "Origin: https://evil.example"), sub: "mqtt"},
+		{name: "empty body declared", in: req("/mqtt", nil, "Content-Length: 0"), sub: "mqtt"},
 		{name: "extension offer ignored", in: req("/mqtt", nil, "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits"), sub: "mqtt"},
 	}
 	for _, tt := range tests {
