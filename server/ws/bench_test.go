@@ -1,6 +1,8 @@
 package ws
 
 import (
+	"bytes"
+	"io"
 	"net/netip"
 	"strconv"
 	"testing"
@@ -37,6 +39,38 @@ func benchDeframe(b *testing.B, size, frames int) {
 
 func BenchmarkDeframe64B(b *testing.B)   { benchDeframe(b, 64, 64) }
 func BenchmarkDeframe16KiB(b *testing.B) { benchDeframe(b, 16<<10, 4) }
+
+// benchPeerGobwas is the peer in the same run: the same frames read the conventional way with gobwas/ws
+// (ws.ReadHeader from an io.Reader, then the payload copied into a reused buffer and unmasked with ws.Cipher).
+func benchPeerGobwas(b *testing.B, size, frames int) {
+	payload := make([]byte, size)
+	var wire []byte
+	for range frames {
+		wire = binaryFrame(payload).encode(wire)
+	}
+	out := make([]byte, size)
+	r := bytes.NewReader(wire)
+	b.SetBytes(int64(size * frames))
+	b.ReportAllocs()
+	for b.Loop() {
+		r.Reset(wire)
+		for range frames {
+			h, err := ws.ReadHeader(r)
+			if err != nil {
+				b.Fatal(err)
+			}
+			p := out[:h.Length]
+			if _, err := io.ReadFull(r, p); err != nil {
+				b.Fatal(err)
+			}
+			ws.Cipher(p, h.Mask, 0)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*frames), "ns/frame")
+}
+
+func BenchmarkPeerGobwasRead64B(b *testing.B)   { benchPeerGobwas(b, 64, 64) }
+func BenchmarkPeerGobwasRead16KiB(b *testing.B) { benchPeerGobwas(b, 16<<10, 4) }
 
 // BenchmarkCopyBaseline is the cost of restoring the wire bytes in the Deframe benchmarks, to subtract.
 func BenchmarkCopyBaseline(b *testing.B) {
