@@ -34,6 +34,8 @@ type Deframer struct {
 // Deframe processes buf, which holds the connection's unread bytes and may be modified (for example the slice from
 // gnet's Conn.Peek). It unmasks the payload of data frames and slides it over the frame headers, so the application
 // data ends up contiguous in buf[:n]; consumed is how many bytes of buf were processed, which the caller discards.
+// Since buf[:n] lies inside those bytes, the caller parses it (or copies out the tail of a partial MQTT packet)
+// before it discards them, for example with gnet's Conn.Discard.
 //
 // Bytes of a frame header cut short by the end of buf are not consumed: they stay for the next call, after more
 // bytes arrive. Payload bytes of a data frame are consumed as they arrive, even when the frame is not complete. A
