@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"github.com/gobwas/ws"
+
+	"loopmq/server/ws/wstest"
 )
 
 // TestZeroAllocs makes the zero-allocation promise of the data path part of the test suite, not only of the
@@ -13,7 +15,7 @@ func TestZeroAllocs(t *testing.T) {
 	if raceEnabled {
 		t.Skip("allocation counts are not meaningful under the race detector")
 	}
-	wire := encodeAll(binaryFrame(make([]byte, 64)), controlFrame(ws.OpPing, []byte("p")), binaryFrame(make([]byte, 300)))
+	wire := wstest.Encode(wstest.Binary(make([]byte, 64)), wstest.Control(ws.OpPing, []byte("p")), wstest.Binary(make([]byte, 300)))
 	buf := make([]byte, len(wire))
 	var d Deframer
 	out := make([]byte, 0, 256)

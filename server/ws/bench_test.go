@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/gobwas/ws"
+
+	"loopmq/server/ws/wstest"
 )
 
 // benchDeframe measures Deframe on a buffer of back-to-back masked binary frames of one size, as a loop buffer
@@ -20,7 +22,7 @@ func benchDeframe(b *testing.B, size, frames int) {
 	}
 	var wire []byte
 	for range frames {
-		wire = binaryFrame(payload).encode(wire)
+		wire = wstest.Binary(payload).Append(wire)
 	}
 	buf := make([]byte, len(wire))
 	var d Deframer
@@ -46,7 +48,7 @@ func benchPeerGobwas(b *testing.B, size, frames int) {
 	payload := make([]byte, size)
 	var wire []byte
 	for range frames {
-		wire = binaryFrame(payload).encode(wire)
+		wire = wstest.Binary(payload).Append(wire)
 	}
 	out := make([]byte, size)
 	r := bytes.NewReader(wire)
@@ -89,7 +91,7 @@ func BenchmarkCopyBaseline(b *testing.B) {
 // the mask offset carries across calls.
 func BenchmarkDeframeSplit(b *testing.B) {
 	payload := make([]byte, 16<<10)
-	wire := binaryFrame(payload).encode(nil)
+	wire := wstest.Binary(payload).Append(nil)
 	buf := make([]byte, len(wire))
 	var d Deframer
 	b.SetBytes(int64(len(payload)))

@@ -9,6 +9,8 @@ import (
 	"unsafe"
 
 	"github.com/gobwas/ws"
+
+	"loopmq/server/ws/wstest"
 )
 
 // TestDeframeRules checks, rule by rule of RFC 6455 and MQTT's WebSocket binding, what the broker sees: the data,
@@ -26,155 +28,155 @@ func TestDeframeRules(t *testing.T) {
 	}{
 		{
 			name:     "one binary frame carries one MQTT packet",
-			in:       encodeAll(binaryFrame(mqttConnect)),
+			in:       wstest.Encode(wstest.Binary(mqttConnect)),
 			wantData: mqttConnect,
 		},
 		{
 			name:     "several frames are joined without their headers",
-			in:       encodeAll(binaryFrame([]byte("ab")), binaryFrame([]byte("cde")), binaryFrame(nil), binaryFrame([]byte("f"))),
+			in:       wstest.Encode(wstest.Binary([]byte("ab")), wstest.Binary([]byte("cde")), wstest.Binary(nil), wstest.Binary([]byte("f"))),
 			wantData: []byte("abcdef"),
 		},
 		{
 			name:     "16-bit extended length",
-			in:       encodeAll(binaryFrame(long[:300])),
+			in:       wstest.Encode(wstest.Binary(long[:300])),
 			wantData: long[:300],
 		},
 		{
 			name:     "64-bit extended length",
-			in:       encodeAll(binaryFrame(long)),
+			in:       wstest.Encode(wstest.Binary(long)),
 			wantData: long,
 		},
 		{
 			name: "fragmented message with a ping between fragments",
-			in: encodeAll(
-				frame{op: ws.OpBinary, mask: [4]byte{1, 2, 3, 4}, payload: []byte("frag")},
-				controlFrame(ws.OpPing, []byte("hi")),
-				frame{op: ws.OpContinuation, mask: [4]byte{5, 6, 7, 8}, payload: []byte("ment")},
-				frame{fin: true, op: ws.OpContinuation, mask: [4]byte{9, 9, 9, 9}, payload: []byte("ed")},
+			in: wstest.Encode(
+				wstest.Frame{Op: ws.OpBinary, Mask: [4]byte{1, 2, 3, 4}, Payload: []byte("frag")},
+				wstest.Control(ws.OpPing, []byte("hi")),
+				wstest.Frame{Op: ws.OpContinuation, Mask: [4]byte{5, 6, 7, 8}, Payload: []byte("ment")},
+				wstest.Frame{Fin: true, Op: ws.OpContinuation, Mask: [4]byte{9, 9, 9, 9}, Payload: []byte("ed")},
 			),
 			wantData:   []byte("fragmented"),
 			wantEvents: []event{{ws.OpPing, "hi", 4}},
 		},
 		{
 			name:       "pong is reported",
-			in:         encodeAll(controlFrame(ws.OpPong, []byte("x")), binaryFrame([]byte("a"))),
+			in:         wstest.Encode(wstest.Control(ws.OpPong, []byte("x")), wstest.Binary([]byte("a"))),
 			wantData:   []byte("a"),
 			wantEvents: []event{{ws.OpPong, "x", 0}},
 		},
 		{
 			name:       "ping with the maximum 125-byte payload",
-			in:         encodeAll(controlFrame(ws.OpPing, long[:125])),
+			in:         wstest.Encode(wstest.Control(ws.OpPing, long[:125])),
 			wantEvents: []event{{ws.OpPing, string(long[:125]), 0}},
 		},
 		{
 			name:       "close with code and reason ends the stream",
-			in:         encodeAll(binaryFrame([]byte("a")), controlFrame(ws.OpClose, []byte("\x03\xe8bye")), binaryFrame([]byte("ignored"))),
+			in:         wstest.Encode(wstest.Binary([]byte("a")), wstest.Control(ws.OpClose, []byte("\x03\xe8bye")), wstest.Binary([]byte("ignored"))),
 			wantData:   []byte("a"),
 			wantEvents: []event{{ws.OpClose, "\x03\xe8bye", 1}},
 		},
 		{
 			name:       "close without a body",
-			in:         encodeAll(controlFrame(ws.OpClose, nil)),
+			in:         wstest.Encode(wstest.Control(ws.OpClose, nil)),
 			wantEvents: []event{{ws.OpClose, "", 0}},
 		},
 		{
 			name:       "close with an application code",
-			in:         encodeAll(controlFrame(ws.OpClose, []byte{0x0f, 0x9f})), // 3999
+			in:         wstest.Encode(wstest.Control(ws.OpClose, []byte{0x0f, 0x9f})), // 3999
 			wantEvents: []event{{ws.OpClose, "\x0f\x9f", 0}},
 		},
 		{
 			name:     "unmasked client frame [RFC 6455 5.1]",
-			in:       encodeAll(binaryFrame([]byte("ok")), frame{fin: true, op: ws.OpBinary, unmasked: true, payload: []byte("no")}),
+			in:       wstest.Encode(wstest.Binary([]byte("ok")), wstest.Frame{Fin: true, Op: ws.OpBinary, Unmasked: true, Payload: []byte("no")}),
 			wantData: []byte("ok"),
 			wantErr:  ErrUnmaskedFrame,
 		},
-		{name: "RSV1 without extension", in: encodeAll(frame{fin: true, rsv: 0x40, op: ws.OpBinary}), wantErr: ErrReservedBits},
-		{name: "RSV2 without extension", in: encodeAll(frame{fin: true, rsv: 0x20, op: ws.OpBinary}), wantErr: ErrReservedBits},
-		{name: "RSV3 without extension", in: encodeAll(frame{fin: true, rsv: 0x10, op: ws.OpBinary}), wantErr: ErrReservedBits},
-		{name: "reserved data opcode 3", in: encodeAll(frame{fin: true, op: 3}), wantErr: ErrReservedOpcode},
-		{name: "reserved data opcode 7", in: encodeAll(frame{fin: true, op: 7}), wantErr: ErrReservedOpcode},
-		{name: "reserved control opcode 0xB", in: encodeAll(frame{fin: true, op: 0xb}), wantErr: ErrReservedOpcode},
-		{name: "reserved control opcode 0xF", in: encodeAll(frame{fin: true, op: 0xf}), wantErr: ErrReservedOpcode},
+		{name: "RSV1 without extension", in: wstest.Encode(wstest.Frame{Fin: true, RSV: 0x40, Op: ws.OpBinary}), wantErr: ErrReservedBits},
+		{name: "RSV2 without extension", in: wstest.Encode(wstest.Frame{Fin: true, RSV: 0x20, Op: ws.OpBinary}), wantErr: ErrReservedBits},
+		{name: "RSV3 without extension", in: wstest.Encode(wstest.Frame{Fin: true, RSV: 0x10, Op: ws.OpBinary}), wantErr: ErrReservedBits},
+		{name: "reserved data opcode 3", in: wstest.Encode(wstest.Frame{Fin: true, Op: 3}), wantErr: ErrReservedOpcode},
+		{name: "reserved data opcode 7", in: wstest.Encode(wstest.Frame{Fin: true, Op: 7}), wantErr: ErrReservedOpcode},
+		{name: "reserved control opcode 0xB", in: wstest.Encode(wstest.Frame{Fin: true, Op: 0xb}), wantErr: ErrReservedOpcode},
+		{name: "reserved control opcode 0xF", in: wstest.Encode(wstest.Frame{Fin: true, Op: 0xf}), wantErr: ErrReservedOpcode},
 		{
 			name:    "text frame [MQTT-6.0.0-1]",
-			in:      encodeAll(frame{fin: true, op: ws.OpText, payload: []byte("{}")}),
+			in:      wstest.Encode(wstest.Frame{Fin: true, Op: ws.OpText, Payload: []byte("{}")}),
 			wantErr: ErrTextFrame,
 		},
 		{
 			name:    "ping over 125 bytes",
-			in:      encodeAll(controlFrame(ws.OpPing, long[:126])),
+			in:      wstest.Encode(wstest.Control(ws.OpPing, long[:126])),
 			wantErr: ErrControlTooLong,
 		},
 		{
 			name:    "fragmented ping",
-			in:      encodeAll(frame{op: ws.OpPing, payload: []byte("a")}),
+			in:      wstest.Encode(wstest.Frame{Op: ws.OpPing, Payload: []byte("a")}),
 			wantErr: ErrControlFragmented,
 		},
 		{
 			name:    "continuation without a start",
-			in:      encodeAll(frame{fin: true, op: ws.OpContinuation, payload: []byte("a")}),
+			in:      wstest.Encode(wstest.Frame{Fin: true, Op: ws.OpContinuation, Payload: []byte("a")}),
 			wantErr: ErrUnexpectedContinuation,
 		},
 		{
 			name:     "new binary frame inside a fragmented message",
-			in:       encodeAll(frame{op: ws.OpBinary, payload: []byte("a")}, binaryFrame([]byte("b"))),
+			in:       wstest.Encode(wstest.Frame{Op: ws.OpBinary, Payload: []byte("a")}, wstest.Binary([]byte("b"))),
 			wantData: []byte("a"),
 			wantErr:  ErrInterleavedMessage,
 		},
 		{
 			name:     "text frame inside a fragmented message",
-			in:       encodeAll(frame{op: ws.OpBinary, payload: []byte("a")}, frame{fin: true, op: ws.OpText}),
+			in:       wstest.Encode(wstest.Frame{Op: ws.OpBinary, Payload: []byte("a")}, wstest.Frame{Fin: true, Op: ws.OpText}),
 			wantData: []byte("a"),
 			wantErr:  ErrInterleavedMessage,
 		},
 		{
 			name:     "continuation after the message ended",
-			in:       encodeAll(frame{op: ws.OpBinary, payload: []byte("a")}, frame{fin: true, op: ws.OpContinuation, payload: []byte("b")}, frame{fin: true, op: ws.OpContinuation}),
+			in:       wstest.Encode(wstest.Frame{Op: ws.OpBinary, Payload: []byte("a")}, wstest.Frame{Fin: true, Op: ws.OpContinuation, Payload: []byte("b")}, wstest.Frame{Fin: true, Op: ws.OpContinuation}),
 			wantData: []byte("ab"),
 			wantErr:  ErrUnexpectedContinuation,
 		},
 		{
 			name:    "16-bit length below 126",
-			in:      encodeAll(frame{fin: true, op: ws.OpBinary, payload: []byte("abc"), lenBytes: 2}),
+			in:      wstest.Encode(wstest.Frame{Fin: true, Op: ws.OpBinary, Payload: []byte("abc"), LenBytes: 2}),
 			wantErr: ErrNonMinimalLength,
 		},
 		{
 			name:    "16-bit length of 125",
-			in:      encodeAll(frame{fin: true, op: ws.OpBinary, payload: long[:125], lenBytes: 2}),
+			in:      wstest.Encode(wstest.Frame{Fin: true, Op: ws.OpBinary, Payload: long[:125], LenBytes: 2}),
 			wantErr: ErrNonMinimalLength,
 		},
 		{
 			name:    "64-bit length of 65535",
-			in:      encodeAll(frame{fin: true, op: ws.OpBinary, payload: long[:65535], lenBytes: 8}),
+			in:      wstest.Encode(wstest.Frame{Fin: true, Op: ws.OpBinary, Payload: long[:65535], LenBytes: 8}),
 			wantErr: ErrNonMinimalLength,
 		},
 		{
 			name:    "64-bit length below 65536",
-			in:      encodeAll(frame{fin: true, op: ws.OpBinary, payload: long[:300], lenBytes: 8}),
+			in:      wstest.Encode(wstest.Frame{Fin: true, Op: ws.OpBinary, Payload: long[:300], LenBytes: 8}),
 			wantErr: ErrNonMinimalLength,
 		},
 		{
 			name:    "64-bit length with the most significant bit set",
-			in:      encodeAll(frame{fin: true, op: ws.OpBinary, payload: long, lenBytes: 8, msbSet: true}),
+			in:      wstest.Encode(wstest.Frame{Fin: true, Op: ws.OpBinary, Payload: long, LenBytes: 8, MSBSet: true}),
 			wantErr: ErrLengthMSB,
 		},
 		{
 			name:       "frame over MaxPayload",
-			in:         encodeAll(binaryFrame(long[:101])),
+			in:         wstest.Encode(wstest.Binary(long[:101])),
 			maxPayload: 100,
 			wantErr:    ErrMessageTooBig,
 		},
 		{
 			name:       "frame of exactly MaxPayload",
-			in:         encodeAll(binaryFrame(long[:100])),
+			in:         wstest.Encode(wstest.Binary(long[:100])),
 			maxPayload: 100,
 			wantData:   long[:100],
 		},
 		{
 			name: "fragmented message over MaxPayload",
-			in: encodeAll(
-				frame{op: ws.OpBinary, payload: long[:60]},
-				frame{fin: true, op: ws.OpContinuation, payload: long[:41]},
+			in: wstest.Encode(
+				wstest.Frame{Op: ws.OpBinary, Payload: long[:60]},
+				wstest.Frame{Fin: true, Op: ws.OpContinuation, Payload: long[:41]},
 			),
 			maxPayload: 100,
 			wantData:   long[:60],
@@ -182,25 +184,25 @@ func TestDeframeRules(t *testing.T) {
 		},
 		{
 			name:       "MaxPayload bounds each message, not the connection",
-			in:         encodeAll(binaryFrame(long[:80]), binaryFrame(long[:80])),
+			in:         wstest.Encode(wstest.Binary(long[:80]), wstest.Binary(long[:80])),
 			maxPayload: 100,
 			wantData:   long[:160],
 		},
 		{
 			name:    "close with a one-byte body",
-			in:      encodeAll(controlFrame(ws.OpClose, []byte{3})),
+			in:      wstest.Encode(wstest.Control(ws.OpClose, []byte{3})),
 			wantErr: ErrCloseBodyTooShort,
 		},
-		{name: "close code 999", in: encodeAll(controlFrame(ws.OpClose, []byte{0x03, 0xe7})), wantErr: ErrInvalidCloseCode},
-		{name: "close code 1004", in: encodeAll(controlFrame(ws.OpClose, []byte{0x03, 0xec})), wantErr: ErrInvalidCloseCode},
-		{name: "close code 1005", in: encodeAll(controlFrame(ws.OpClose, []byte{0x03, 0xed})), wantErr: ErrInvalidCloseCode},
-		{name: "close code 1006", in: encodeAll(controlFrame(ws.OpClose, []byte{0x03, 0xee})), wantErr: ErrInvalidCloseCode},
-		{name: "close code 1015", in: encodeAll(controlFrame(ws.OpClose, []byte{0x03, 0xf7})), wantErr: ErrInvalidCloseCode},
-		{name: "close code 2999", in: encodeAll(controlFrame(ws.OpClose, []byte{0x0b, 0xb7})), wantErr: ErrInvalidCloseCode},
-		{name: "close code 5000", in: encodeAll(controlFrame(ws.OpClose, []byte{0x13, 0x88})), wantErr: ErrInvalidCloseCode},
+		{name: "close code 999", in: wstest.Encode(wstest.Control(ws.OpClose, []byte{0x03, 0xe7})), wantErr: ErrInvalidCloseCode},
+		{name: "close code 1004", in: wstest.Encode(wstest.Control(ws.OpClose, []byte{0x03, 0xec})), wantErr: ErrInvalidCloseCode},
+		{name: "close code 1005", in: wstest.Encode(wstest.Control(ws.OpClose, []byte{0x03, 0xed})), wantErr: ErrInvalidCloseCode},
+		{name: "close code 1006", in: wstest.Encode(wstest.Control(ws.OpClose, []byte{0x03, 0xee})), wantErr: ErrInvalidCloseCode},
+		{name: "close code 1015", in: wstest.Encode(wstest.Control(ws.OpClose, []byte{0x03, 0xf7})), wantErr: ErrInvalidCloseCode},
+		{name: "close code 2999", in: wstest.Encode(wstest.Control(ws.OpClose, []byte{0x0b, 0xb7})), wantErr: ErrInvalidCloseCode},
+		{name: "close code 5000", in: wstest.Encode(wstest.Control(ws.OpClose, []byte{0x13, 0x88})), wantErr: ErrInvalidCloseCode},
 		{
 			name:    "close reason not UTF-8",
-			in:      encodeAll(controlFrame(ws.OpClose, []byte{0x03, 0xe8, 0xce, 0xba, 0xe1, 0xbd})),
+			in:      wstest.Encode(wstest.Control(ws.OpClose, []byte{0x03, 0xe8, 0xce, 0xba, 0xe1, 0xbd})),
 			wantErr: ErrCloseReasonUTF8,
 		},
 	}
@@ -263,9 +265,9 @@ func clip(b []byte) []byte {
 // the buffer, partial payloads are delivered and consumed, and the mask continues across reads.
 func TestDeframeCarry(t *testing.T) {
 	payload := []byte("0123456789abcdefghijklmnopqrstuvwxyz") // 36 bytes: longer than ws.Cipher's bytewise path
-	f := binaryFrame(payload)
-	f.mask = [4]byte{0xde, 0xad, 0xbe, 0xef}
-	wire := encodeAll(f, controlFrame(ws.OpPing, []byte("p")))
+	f := wstest.Binary(payload)
+	f.Mask = [4]byte{0xde, 0xad, 0xbe, 0xef}
+	wire := wstest.Encode(f, wstest.Control(ws.OpPing, []byte("p")))
 	steps := []struct {
 		give         int // wire bytes available at this step (cumulative)
 		wantN        int
@@ -325,9 +327,9 @@ func TestDeframeReferenceStream(t *testing.T) {
 				for i := range p {
 					p[i] = byte(rng.Uint32())
 				}
-				f := controlFrame(ws.OpPing, p)
-				f.mask = [4]byte(binaryLE(rng.Uint32()))
-				wire = f.encode(wire)
+				f := wstest.Control(ws.OpPing, p)
+				f.Mask = [4]byte(binaryLE(rng.Uint32()))
+				wire = f.Append(wire)
 				wantEvents = append(wantEvents, event{ws.OpPing, string(p), pos})
 			}
 			size := rng.IntN(300)
@@ -340,13 +342,13 @@ func TestDeframeReferenceStream(t *testing.T) {
 				size = 126 + rng.IntN(2000)
 			}
 			size = min(size, len(stream)-pos)
-			f := frame{op: ws.OpBinary, mask: [4]byte(binaryLE(rng.Uint32())), payload: stream[pos : pos+size]}
+			f := wstest.Frame{Op: ws.OpBinary, Mask: [4]byte(binaryLE(rng.Uint32())), Payload: stream[pos : pos+size]}
 			if fragmented {
-				f.op = ws.OpContinuation
+				f.Op = ws.OpContinuation
 			}
-			f.fin = pos+size == len(stream) || rng.IntN(3) == 0
-			fragmented = !f.fin
-			wire = f.encode(wire)
+			f.Fin = pos+size == len(stream) || rng.IntN(3) == 0
+			fragmented = !f.Fin
+			wire = f.Append(wire)
 			pos += size
 		}
 		var cuts []int
@@ -382,7 +384,7 @@ func binaryLE(v uint32) []byte {
 // TestDeframeAfterClose checks that nothing is read after the client's close frame.
 func TestDeframeAfterClose(t *testing.T) {
 	var d Deframer
-	in := encodeAll(controlFrame(ws.OpClose, []byte{0x03, 0xe8}), frame{fin: true, op: ws.OpText})
+	in := wstest.Encode(wstest.Control(ws.OpClose, []byte{0x03, 0xe8}), wstest.Frame{Fin: true, Op: ws.OpText})
 	_, consumed, ctl, err := d.Deframe(in)
 	if err != nil || ctl.Op != ws.OpClose || ctl.CloseCode() != 1000 {
 		t.Fatalf("got ctl %+v err %v, want close 1000", ctl, err)

@@ -12,6 +12,8 @@ import (
 	"testing"
 
 	"github.com/gobwas/ws"
+
+	"loopmq/server/ws/wstest"
 )
 
 // FuzzDeframe feeds arbitrary bytes, cut at arbitrary read boundaries, through a Deframer and checks it against
@@ -21,16 +23,16 @@ import (
 func FuzzDeframe(f *testing.F) {
 	long := bytes.Repeat([]byte("x"), 300)
 	seeds := [][]byte{
-		encodeAll(binaryFrame([]byte("hello"))),
-		encodeAll(binaryFrame(long), controlFrame(ws.OpPing, []byte("p")), binaryFrame(nil)),
-		encodeAll(frame{op: ws.OpBinary, payload: []byte("a")}, controlFrame(ws.OpPong, nil),
-			frame{fin: true, op: ws.OpContinuation, payload: []byte("b")}),
-		encodeAll(controlFrame(ws.OpClose, []byte("\x03\xe8ok")), binaryFrame([]byte("after"))),
-		encodeAll(frame{fin: true, op: ws.OpBinary, payload: []byte("abc"), lenBytes: 2}),
-		encodeAll(frame{fin: true, op: ws.OpBinary, payload: long, lenBytes: 8, msbSet: true}),
-		encodeAll(frame{fin: true, op: ws.OpText, payload: []byte("t")}),
-		encodeAll(frame{fin: true, op: ws.OpBinary, unmasked: true, payload: []byte("u")}),
-		encodeAll(controlFrame(ws.OpClose, []byte{0x03, 0xe8, 0xff})),
+		wstest.Encode(wstest.Binary([]byte("hello"))),
+		wstest.Encode(wstest.Binary(long), wstest.Control(ws.OpPing, []byte("p")), wstest.Binary(nil)),
+		wstest.Encode(wstest.Frame{Op: ws.OpBinary, Payload: []byte("a")}, wstest.Control(ws.OpPong, nil),
+			wstest.Frame{Fin: true, Op: ws.OpContinuation, Payload: []byte("b")}),
+		wstest.Encode(wstest.Control(ws.OpClose, []byte("\x03\xe8ok")), wstest.Binary([]byte("after"))),
+		wstest.Encode(wstest.Frame{Fin: true, Op: ws.OpBinary, Payload: []byte("abc"), LenBytes: 2}),
+		wstest.Encode(wstest.Frame{Fin: true, Op: ws.OpBinary, Payload: long, LenBytes: 8, MSBSet: true}),
+		wstest.Encode(wstest.Frame{Fin: true, Op: ws.OpText, Payload: []byte("t")}),
+		wstest.Encode(wstest.Frame{Fin: true, Op: ws.OpBinary, Unmasked: true, Payload: []byte("u")}),
+		wstest.Encode(wstest.Control(ws.OpClose, []byte{0x03, 0xe8, 0xff})),
 	}
 	for i, s := range seeds {
 		f.Add(s, uint64(i), uint16(0))

@@ -7,72 +7,9 @@ import (
 	"github.com/gobwas/ws"
 )
 
-// This file holds the test's own model of RFC 6455 client framing: an encoder that can also break the rules, a
-// parser written straight from the RFC that reads a whole input at once, and a harness that feeds a Deframer the
-// way the broker does (append what arrived, deframe, keep what was not consumed).
-
-// frame is one client frame for the reference encoder.
-type frame struct {
-	fin      bool
-	rsv      byte // the three RSV bits, as bits 6..4 of the first byte
-	op       ws.OpCode
-	unmasked bool    // leave the MASK bit clear
-	mask     [4]byte // masking key
-	payload  []byte  // unmasked payload
-	lenBytes int     // 0: minimal length encoding; 2 or 8: force that extended length (maybe non-minimal)
-	msbSet   bool    // with lenBytes 8: set the most significant bit of the 64-bit length
-}
-
-// encode appends f to dst as it travels on the wire.
-func (f frame) encode(dst []byte) []byte {
-	b0 := byte(f.op&0x0f) | f.rsv&0x70
-	if f.fin {
-		b0 |= 0x80
-	}
-	var mb byte = 0x80
-	if f.unmasked {
-		mb = 0
-	}
-	n := len(f.payload)
-	switch {
-	case f.lenBytes == 8 || (f.lenBytes == 0 && n > 0xffff):
-		dst = append(dst, b0, mb|127)
-		l := uint64(n)
-		if f.msbSet {
-			l |= 1 << 63
-		}
-		dst = binary.BigEndian.AppendUint64(dst, l)
-	case f.lenBytes == 2 || (f.lenBytes == 0 && n > 125):
-		dst = append(dst, b0, mb|126)
-		dst = binary.BigEndian.AppendUint16(dst, uint16(n))
-	default:
-		dst = append(dst, b0, mb|byte(n))
-	}
-	if f.unmasked {
-		return append(dst, f.payload...)
-	}
-	dst = append(dst, f.mask[:]...)
-	for i, c := range f.payload {
-		dst = append(dst, c^f.mask[i%4])
-	}
-	return dst
-}
-
-func binaryFrame(p []byte) frame {
-	return frame{fin: true, op: ws.OpBinary, mask: [4]byte{0x11, 0x22, 0x33, 0x44}, payload: p}
-}
-
-func controlFrame(op ws.OpCode, p []byte) frame {
-	return frame{fin: true, op: op, mask: [4]byte{0xa1, 0xb2, 0xc3, 0xd4}, payload: p}
-}
-
-func encodeAll(frames ...frame) []byte {
-	var b []byte
-	for _, f := range frames {
-		b = f.encode(b)
-	}
-	return b
-}
+// This file holds the test's own model of RFC 6455 client framing (frames are written with wstest, which can also
+// break the rules): a parser written straight from the RFC that reads a whole input at once, and a harness that
+// feeds a Deframer the way the broker does (append what arrived, deframe, keep what was not consumed).
 
 // event is a control frame as the user of a Deframer sees it.
 type event struct {

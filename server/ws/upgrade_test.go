@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"loopmq/server/ws/wstest"
 )
 
 const sampleKey = "dGhlIHNhbXBsZSBub25jZQ==" // RFC 6455 §1.3's example; its accept value is below
@@ -43,7 +45,7 @@ func req(target string, replace map[string]string, extra ...string) string {
 
 func TestUpgradeAccepts(t *testing.T) {
 	raw := req("/mqtt", nil)
-	frames := encodeAll(binaryFrame([]byte{0x10, 0x00}))
+	frames := wstest.Encode(wstest.Binary([]byte{0x10, 0x00}))
 	buf := append([]byte(raw), frames...)
 	res, need, err := Upgrade(&Config{}, buf, peer, []byte("prefix:"))
 	if err != nil || need != 0 || !res.OK {
