@@ -309,8 +309,8 @@ func TestDeframeCarry(t *testing.T) {
 // boundaries, and checks that the Deframer gives back the stream byte for byte, with every ping where it was sent.
 func TestDeframeReferenceStream(t *testing.T) {
 	rounds := 400
-	if testing.Short() {
-		rounds = 50
+	if testing.Short() || raceEnabled {
+		rounds = 60 // the race detector slows this byte-heavy test tenfold
 	}
 	rng := rand.New(rand.NewPCG(1, 2))
 	for round := range rounds {
