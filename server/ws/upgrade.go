@@ -333,3 +333,16 @@ func appendSwitchingProtocols(dst, key []byte, subprotocol string) []byte {
 	}
 	return append(dst, "\r\n\r\n"...)
 }
+
+// IsUpgradeRequest tells a listener that serves raw MQTT and WebSocket on one port what a new connection speaks,
+// from its first bytes: an HTTP request starts with "GET ", an MQTT connection with the CONNECT byte 0x10.
+// decided is false while the bytes so far are a proper prefix of "GET " (wait for more); then http reports whether
+// the connection goes to Upgrade.
+func IsUpgradeRequest(first []byte) (http, decided bool) {
+	const get = "GET "
+	n := min(len(first), len(get))
+	if string(first[:n]) != get[:n] {
+		return false, true
+	}
+	return n == len(get), n == len(get)
+}
