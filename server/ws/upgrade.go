@@ -45,6 +45,8 @@ type Config struct {
 	MaxHeaderBytes int
 }
 
+var defaultConfig Config
+
 // Result is the outcome of a complete upgrade request.
 type Result struct {
 	// Response is dst with the HTTP response appended: 101 Switching Protocols when OK, else an error status the
@@ -97,8 +99,11 @@ var (
 // complete it returns need > 0, a lower bound of the bytes still missing, consumes nothing and should be called
 // again with more bytes. Otherwise it appends the response to dst and returns it in res.Response; err is non-nil
 // (an *UpgradeError) exactly when the request was refused, and then the caller writes the response and closes the
-// connection. peer is the TCP peer's address.
+// connection. peer is the TCP peer's address. A nil cfg means the zero Config, the defaults.
 func Upgrade(cfg *Config, buf []byte, peer netip.AddrPort, dst []byte) (res Result, need int, err error) {
+	if cfg == nil {
+		cfg = &defaultConfig
+	}
 	limit := cfg.MaxHeaderBytes
 	if limit <= 0 {
 		limit = DefaultMaxHeaderBytes

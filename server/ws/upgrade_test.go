@@ -61,6 +61,9 @@ func TestUpgradeAccepts(t *testing.T) {
 	if res.Consumed != len(raw) || res.Status != 101 || res.Subprotocol != "mqtt" || res.Client != peer {
 		t.Fatalf("res %+v, want consumed %d, mqtt, client %v", res, len(raw), peer)
 	}
+	if nilRes, _, err := Upgrade(nil, buf, peer, []byte("prefix:")); err != nil || string(nilRes.Response) != want {
+		t.Fatalf("nil Config: %q %v", nilRes.Response, err)
+	}
 	// The pipelined frame after the request is left for the deframer.
 	var d Deframer
 	if got := feed(&d, buf[res.Consumed:]); !bytes.Equal(got.data, []byte{0x10, 0x00}) {
