@@ -377,7 +377,9 @@ func (p *Properties) encodedLen(t Type) int {
 	}
 	if allowedIDs[t]&(1<<PropSubscriptionID) != 0 {
 		for _, v := range p.SubscriptionIDs {
-			n += 1 + varintLen(int(v&MaxRemaining))
+			if v != 0 { // 0 is a protocol error, so it is never written
+				n += 1 + varintLen(int(v&MaxRemaining))
+			}
 		}
 	}
 	if len(p.User) > 0 && allowedIDs[t]&(1<<PropUser) != 0 {
@@ -406,8 +408,10 @@ func (p *Properties) appendBody(dst []byte, t Type) []byte {
 	}
 	if allowedIDs[t]&(1<<PropSubscriptionID) != 0 {
 		for _, v := range p.SubscriptionIDs {
-			dst = append(dst, byte(PropSubscriptionID))
-			dst = appendVarint(dst, int(v&MaxRemaining))
+			if v != 0 {
+				dst = append(dst, byte(PropSubscriptionID))
+				dst = appendVarint(dst, int(v&MaxRemaining))
+			}
 		}
 	}
 	if allowedIDs[t]&(1<<PropUser) != 0 {
