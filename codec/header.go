@@ -33,6 +33,28 @@ var requiredFlags = [16]byte{TypePubrel: 2, TypeSubscribe: 2, TypeUnsubscribe: 2
 // PUBLISH, a remaining length longer than 4 bytes, PINGREQ/PINGRESP with a body): the connection
 // cannot continue, since the packet boundary is unknown or the packet is malformed.
 func Peek(b []byte, maxPacketSize int) (h FixedHeader, need int, err error) {
+	// Fast path, small enough to inline: a short packet whose first byte is common and valid.
+	if len(b) >= 2 && b[1] < 0x80 && validFirst[b[0]] && (maxPacketSize <= 0 || int(b[1])+2 <= maxPacketSize) {
+		h = FixedHeader{Type: Type(b[0] >> 4), Flags: b[0] & 0x0f, Remaining: int(b[1]), Size: 2}
+		if need = h.Len() - len(b); need < 0 {
+			need = 0
+		}
+		return h, need, nil
+	}
+	return peek(b, maxPacketSize)
+}
+
+// validFirst marks the first bytes Peek accepts on its fast path: correct reserved flags, and not
+// PINGREQ/PINGRESP (whose remaining length must also be checked).
+var validFirst = func() (t [256]bool) {
+	for i := range t {
+		typ, f := Type(i>>4), byte(i&0x0f)
+		t[i] = checkFlags(typ, f) == nil && typ != TypePingreq && typ != TypePingresp
+	}
+	return t
+}()
+
+func peek(b []byte, maxPacketSize int) (h FixedHeader, need int, err error) {
 	if len(b) < 2 {
 		return h, 2 - len(b), nil
 	}
@@ -43,18 +65,23 @@ func Peek(b []byte, maxPacketSize int) (h FixedHeader, need int, err error) {
 	}
 	// The remaining length: up to 4 bytes, 7 bits each, least significant group first.
 	var n int
-	for i := 1; ; i++ {
-		if i > 4 {
-			return FixedHeader{}, 0, ErrMalformedRemainingLength
-		}
-		if i >= len(b) {
-			return FixedHeader{}, 1, nil
-		}
-		c := b[i]
-		n |= int(c&0x7f) << (7 * (i - 1))
-		if c < 0x80 {
-			h.Size = i + 1
-			break
+	if c := b[1]; c < 0x80 { // the common case: packets under 128 bytes
+		n, h.Size = int(c), 2
+	} else {
+		n = int(c & 0x7f)
+		for i := 2; ; i++ {
+			if i > 4 {
+				return FixedHeader{}, 0, ErrMalformedRemainingLength
+			}
+			if i >= len(b) {
+				return FixedHeader{}, 1, nil
+			}
+			c := b[i]
+			n |= int(c&0x7f) << (7 * (i - 1))
+			if c < 0x80 {
+				h.Size = i + 1
+				break
+			}
 		}
 	}
 	h.Remaining = n

@@ -105,10 +105,14 @@ func (p *Properties) Clear(id PropID) {
 
 // Reset empties p but keeps the capacity of its slices for the next decode.
 func (p *Properties) Reset() {
-	if p.Present == 0 && len(p.User) == 0 && len(p.SubscriptionIDs) == 0 {
-		p.Raw = nil // the common case on the hot path: nothing else to clear
+	if p.Present|uint64(len(p.User))|uint64(len(p.SubscriptionIDs)) != 0 {
+		p.clear()
 		return
 	}
+	p.Raw = nil // the common case on the hot path: nothing else to clear
+}
+
+func (p *Properties) clear() {
 	*p = Properties{User: p.User[:0], SubscriptionIDs: p.SubscriptionIDs[:0]}
 }
 
