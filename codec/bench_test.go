@@ -30,7 +30,7 @@ func benchCases() []benchCase {
 		{name: "connect-v311", v: codec.V311, p: &codec.Connect{Version: codec.V311, CleanStart: true, KeepAlive: 60,
 			ClientID: []byte("device-000123"), UsernameFlag: true, Username: []byte("user"), PasswordFlag: true, Password: []byte("secret")}},
 		{name: "connect-v5", v: codec.V5, p: &codec.Connect{Version: codec.V5, CleanStart: true, KeepAlive: 60,
-			Props: codec.Properties{Present: 1<<codec.PropSessionExpiry | 1<<codec.PropReceiveMaximum, SessionExpiry: 300, ReceiveMaximum: 32},
+			Props:    codec.Properties{Present: 1<<codec.PropSessionExpiry | 1<<codec.PropReceiveMaximum, SessionExpiry: 300, ReceiveMaximum: 32},
 			ClientID: []byte("device-000123"), UsernameFlag: true, Username: []byte("user"), PasswordFlag: true, Password: []byte("secret")}},
 		{name: "publish-qos1-64B-packet", v: codec.V311, p: &codec.Publish{QoS: 1, Topic: topic, PacketID: 7, Payload: payload40}},
 	}
@@ -77,7 +77,7 @@ func subscribe5() *codec.Subscribe {
 func BenchmarkDecode(b *testing.B) {
 	for _, c := range benchCases() {
 		b.Run(c.name+"/loopmq", func(b *testing.B) {
-			var d decoders
+			var d codec.Decoder
 			raw := c.raw
 			b.SetBytes(int64(len(raw)))
 			b.ReportAllocs()
@@ -89,7 +89,7 @@ func BenchmarkDecode(b *testing.B) {
 				if h.Type == codec.TypePingreq {
 					continue
 				}
-				if err := d.decode(h, raw[h.Size:h.Len()], c.v); err != nil {
+				if err := d.Decode(h, raw[h.Size:h.Len()], c.v); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -170,4 +170,33 @@ func BenchmarkForward(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkPeek measures Peek alone on a 64-byte QoS 1 PUBLISH.
+func BenchmarkPeek(b *testing.B) {
+	raw := (&codec.Publish{QoS: 1, Topic: topic, PacketID: 7, Payload: payload40}).Append(nil, codec.V311)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, _, err := codec.Peek(raw, 1<<20); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkPublishDecode measures Publish.Decode alone on the body of a 64-byte QoS 1 PUBLISH.
+func BenchmarkPublishDecode(b *testing.B) {
+	for _, v := range []codec.Version{codec.V311, codec.V5} {
+		b.Run(v.String(), func(b *testing.B) {
+			raw := (&codec.Publish{QoS: 1, Topic: topic, PacketID: 7, Payload: payload40}).Append(nil, v)
+			h, _, _ := codec.Peek(raw, 0)
+			body := raw[h.Size:h.Len()]
+			var p codec.Publish
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := p.Decode(h, body, v); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }
