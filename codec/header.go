@@ -55,14 +55,17 @@ var validFirst = func() (t [256]bool) {
 }()
 
 func peek(b []byte, maxPacketSize int) (h FixedHeader, need int, err error) {
-	if len(b) < 2 {
-		return h, 2 - len(b), nil
+	if len(b) == 0 {
+		return h, 2, nil
 	}
-	b0 := b[0]
-	h.Type, h.Flags = Type(b0>>4), b0&0x0f
-	if err := checkFlags(h.Type, h.Flags); err != nil {
+	// The first byte alone can be wrong: say so before waiting for more.
+	if err := checkFlags(Type(b[0]>>4), b[0]&0x0f); err != nil {
 		return FixedHeader{}, 0, err
 	}
+	if len(b) < 2 {
+		return h, 1, nil
+	}
+	h.Type, h.Flags = Type(b[0]>>4), b[0]&0x0f
 	// The remaining length: up to 4 bytes, 7 bits each, least significant group first.
 	var n int
 	if c := b[1]; c < 0x80 { // the common case: packets under 128 bytes

@@ -17,6 +17,8 @@ func TestPeek(t *testing.T) {
 	}{
 		{"empty", nil, 0, codec.FixedHeader{}, 2, nil},
 		{"first byte only", []byte{0x30}, 0, codec.FixedHeader{}, 1, nil},
+		{"first byte alone is wrong", []byte{0x00}, 0, codec.FixedHeader{}, 0, codec.ErrReservedType},
+		{"first byte alone is QoS 3", []byte{0x36}, 0, codec.FixedHeader{}, 0, codec.ErrQoS3},
 		{"remaining length continues", []byte{0x30, 0x80}, 0, codec.FixedHeader{}, 1, nil},
 		{"header complete, body missing", []byte{0x30, 0x80, 0x01}, 0,
 			codec.FixedHeader{Type: codec.TypePublish, Remaining: 128, Size: 3}, 128, nil},
