@@ -8,7 +8,9 @@
 // Decoded []byte fields are views into the buffer that was decoded: they stay valid until the caller
 // reuses or discards that buffer (in the broker: until the packet handler returns). Slices inside the
 // structs (Subscribe.Subs, Properties.User, ...) keep their capacity across Decode calls, so a struct
-// reused per connection or per event loop decodes with zero allocations in steady state.
+// reused per connection or per event loop (see Decoder) decodes with zero allocations in steady
+// state. After a Decode error the struct's fields are unspecified, except that Connect keeps
+// ProtocolName and Version on ErrProtocolName and ErrProtocolVersion.
 //
 // Encoding appends a whole packet to a caller-provided buffer (Append methods and Append* functions)
 // and always produces a valid packet with a minimal remaining length.

@@ -44,7 +44,9 @@ func (p *Connect) Decode(h FixedHeader, body []byte, _ Version) error {
 		return ErrWrongType
 	}
 	r := reader{b: body}
-	*p = Connect{Props: p.Props, WillProps: p.WillProps}
+	// Field by field rather than *p = Connect{...}: that would copy both Properties structs.
+	p.ProtocolName, p.Version, p.ClientID = nil, 0, nil
+	p.WillTopic, p.WillPayload, p.Username, p.Password = nil, nil, nil, nil
 	p.Props.Reset()
 	p.WillProps.Reset()
 
