@@ -151,7 +151,8 @@ func (p *Connect) Decode(h FixedHeader, body []byte, _ Version) error {
 // Append appends the CONNECT packet in protocol version p.Version (the v argument is ignored).
 // The protocol name is the one that belongs to the version. Will QoS and retain are written only
 // with the will flag; in MQTT 3 a password is written only together with a user name, since
-// anything else would be an invalid packet.
+// anything else would be an invalid packet; for the same reason Authentication Data without an
+// Authentication Method is left out.
 func (p *Connect) Append(dst []byte, _ Version) []byte {
 	v := p.Version
 	name := "MQTT"
@@ -176,10 +177,17 @@ func (p *Connect) Append(dst []byte, _ Version) []byte {
 		flags |= connUsername
 	}
 
+	props := &p.Props
+	if props.Has(PropAuthData) && !props.Has(PropAuthMethod) {
+		// Authentication Data without a method is a protocol error (§3.1.2.11.10): leave it out.
+		cp := p.Props
+		cp.Clear(PropAuthData)
+		props = &cp
+	}
 	n := 2 + len(name) + 1 + 1 + 2 + binaryLen(p.ClientID)
 	var propLen, willPropLen int
 	if v == V5 {
-		propLen = p.Props.encodedLen(TypeConnect)
+		propLen = props.encodedLen(TypeConnect)
 		n += varintLen(propLen) + propLen
 	}
 	if p.WillFlag {
@@ -202,7 +210,7 @@ func (p *Connect) Append(dst []byte, _ Version) []byte {
 	dst = append(dst, byte(v), flags)
 	dst = appendUint16(dst, p.KeepAlive)
 	if v == V5 {
-		dst = p.Props.appendProps(dst, TypeConnect, propLen)
+		dst = props.appendProps(dst, TypeConnect, propLen)
 	}
 	dst = appendBinary(dst, p.ClientID)
 	if p.WillFlag {
