@@ -7,8 +7,9 @@ import (
 	"loopmq/codec"
 )
 
-// benchCase is one packet measured through loopmq's codec and, in peers_bench_test.go, through
-// mochi-mqtt's and paho.golang's packets, under the same sub-benchmark names.
+// benchCase is one packet measured through loopmq's codec and, with the functions of
+// peers_bench_test.go, through mochi-mqtt's and paho.golang's packets, as sub-benchmarks
+// case/loopmq, case/mochi and case/paho.
 type benchCase struct {
 	name string
 	v    codec.Version
@@ -94,6 +95,9 @@ func BenchmarkDecode(b *testing.B) {
 				}
 			}
 		})
+		// The peers right after, so that all three see the same load on a shared machine.
+		b.Run(c.name+"/mochi", func(b *testing.B) { decodeMochi(b, c) })
+		b.Run(c.name+"/paho", func(b *testing.B) { decodePaho(b, c) })
 	}
 }
 
@@ -117,6 +121,8 @@ func BenchmarkEncode(b *testing.B) {
 				buf = p.Append(buf[:0], c.v)
 			}
 		})
+		b.Run(c.name+"/mochi", func(b *testing.B) { encodeMochi(b, c) })
+		b.Run(c.name+"/paho", func(b *testing.B) { encodePaho(b, c) })
 	}
 }
 

@@ -10,82 +10,77 @@ import (
 	"loopmq/codec"
 )
 
-// The same packets as bench_test.go through the peers, under the same names with /mochi and /paho.
+// The same packets as bench_test.go through the peers; BenchmarkDecode and BenchmarkEncode run
+// these right after loopmq's own sub-benchmark for each case.
 // paho.golang speaks only MQTT 5, so it is measured on the MQTT 5 encoding of each packet (one
 // byte longer: an empty property length).
 
-func BenchmarkDecodePeers(b *testing.B) {
-	for _, c := range benchCases() {
-		b.Run(c.name+"/mochi", func(b *testing.B) {
-			raw := c.raw
-			var r bytes.Reader
-			b.SetBytes(int64(len(raw)))
-			b.ReportAllocs()
-			for b.Loop() {
-				pk := mochi.Packet{ProtocolVersion: byte(c.v)}
-				if err := pk.FixedHeader.Decode(raw[0]); err != nil {
-					b.Fatal(err)
-				}
-				r.Reset(raw[1:])
-				n, bu, err := mochi.DecodeLength(&r)
-				if err != nil {
-					b.Fatal(err)
-				}
-				pk.FixedHeader.Remaining = n
-				if err := mochiDecode(&pk, raw[1+bu:]); err != nil {
-					b.Fatal(err)
-				}
-			}
-		})
-		b.Run(c.name+"/paho", func(b *testing.B) {
-			raw := pahoRaw(c)
-			var r bytes.Reader
-			b.SetBytes(int64(len(raw)))
-			b.ReportAllocs()
-			for b.Loop() {
-				r.Reset(raw)
-				if _, err := paho.ReadPacket(&r); err != nil {
-					b.Fatal(err)
-				}
-			}
-		})
+func decodeMochi(b *testing.B, c benchCase) {
+	raw := c.raw
+	var r bytes.Reader
+	b.SetBytes(int64(len(raw)))
+	b.ReportAllocs()
+	for b.Loop() {
+		pk := mochi.Packet{ProtocolVersion: byte(c.v)}
+		if err := pk.FixedHeader.Decode(raw[0]); err != nil {
+			b.Fatal(err)
+		}
+		r.Reset(raw[1:])
+		n, bu, err := mochi.DecodeLength(&r)
+		if err != nil {
+			b.Fatal(err)
+		}
+		pk.FixedHeader.Remaining = n
+		if err := mochiDecode(&pk, raw[1+bu:]); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
 
-func BenchmarkEncodePeers(b *testing.B) {
-	for _, c := range benchCases() {
-		b.Run(c.name+"/mochi", func(b *testing.B) {
-			pk := toMochi(c)
-			var buf bytes.Buffer
-			b.SetBytes(int64(len(c.raw)))
-			b.ReportAllocs()
-			for b.Loop() {
-				buf.Reset()
-				if err := mochiEncode(&pk, &buf); err != nil {
-					b.Fatal(err)
-				}
-			}
-			if c.p != nil && !bytes.Equal(buf.Bytes(), c.raw) {
-				b.Fatalf("mochi wrote % x, want % x", buf.Bytes(), c.raw)
-			}
-		})
-		b.Run(c.name+"/paho", func(b *testing.B) {
-			var cp *paho.ControlPacket
-			if c.p == nil {
-				cp = paho.NewControlPacket(paho.PINGREQ)
-			} else {
-				cp = toPahoV5(c.p)
-			}
-			var buf bytes.Buffer
-			b.SetBytes(int64(len(pahoRaw(c))))
-			b.ReportAllocs()
-			for b.Loop() {
-				buf.Reset()
-				if _, err := cp.WriteTo(&buf); err != nil {
-					b.Fatal(err)
-				}
-			}
-		})
+func decodePaho(b *testing.B, c benchCase) {
+	raw := pahoRaw(c)
+	var r bytes.Reader
+	b.SetBytes(int64(len(raw)))
+	b.ReportAllocs()
+	for b.Loop() {
+		r.Reset(raw)
+		if _, err := paho.ReadPacket(&r); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func encodeMochi(b *testing.B, c benchCase) {
+	pk := toMochi(c)
+	var buf bytes.Buffer
+	b.SetBytes(int64(len(c.raw)))
+	b.ReportAllocs()
+	for b.Loop() {
+		buf.Reset()
+		if err := mochiEncode(&pk, &buf); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if c.p != nil && !bytes.Equal(buf.Bytes(), c.raw) {
+		b.Fatalf("mochi wrote % x, want % x", buf.Bytes(), c.raw)
+	}
+}
+
+func encodePaho(b *testing.B, c benchCase) {
+	var cp *paho.ControlPacket
+	if c.p == nil {
+		cp = paho.NewControlPacket(paho.PINGREQ)
+	} else {
+		cp = toPahoV5(c.p)
+	}
+	var buf bytes.Buffer
+	b.SetBytes(int64(len(pahoRaw(c))))
+	b.ReportAllocs()
+	for b.Loop() {
+		buf.Reset()
+		if _, err := cp.WriteTo(&buf); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
 
