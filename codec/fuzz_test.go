@@ -3,6 +3,7 @@ package codec_test
 import (
 	"bytes"
 	"testing"
+	"unicode/utf8"
 
 	"loopmq/codec"
 	"loopmq/codec/codectest"
@@ -77,6 +78,38 @@ func FuzzRoundTrip(f *testing.F) {
 		}
 		if enc2 := codectest.Append(nil, p2, v); !bytes.Equal(enc, enc2) {
 			t.Fatalf("encoding not stable: % x then % x", enc, enc2)
+		}
+	})
+}
+
+// FuzzValidUTF8String compares the word-at-a-time validator with the obvious definition: valid
+// UTF-8 (which excludes surrogates) and no U+0000; and the topic name check of Publish.Decode with
+// that plus "no wildcard".
+func FuzzValidUTF8String(f *testing.F) {
+	for _, s := range []string{"", "a/b", "abcdefgh/ijklmnop", "\x00", "ü/€", "\xed\xa0\x80", "12345678+", "a#", "\xc0\x80"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		want := utf8.Valid(b) && bytes.IndexByte(b, 0) < 0
+		err := codec.ValidUTF8String(b)
+		if (err == nil) != want {
+			t.Fatalf("ValidUTF8String(%q) = %v, want valid=%v", b, err, want)
+		}
+		if len(b) > 0xffff {
+			return
+		}
+		pkt := append([]byte{0x30}, byte(2+len(b)))
+		if len(b)+2 >= 128 {
+			return // keep the packet's remaining length in one byte
+		}
+		pkt = append(pkt, 0, byte(len(b)))
+		pkt = append(pkt, b...)
+		var p codec.Publish
+		h, _, _ := codec.Peek(pkt, 0)
+		err = p.Decode(h, pkt[h.Size:], codec.V311)
+		wantTopic := want && len(b) > 0 && !bytes.ContainsAny(b, "+#")
+		if (err == nil) != wantTopic {
+			t.Fatalf("PUBLISH topic %q: %v, want valid=%v", b, err, wantTopic)
 		}
 	})
 }
