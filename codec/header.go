@@ -114,6 +114,11 @@ func checkFlags(t Type, f byte) error {
 			return ErrDupQoS0
 		}
 	case f != requiredFlags[t]:
+		// MQTT 3.1 let a retransmitted PUBREL, SUBSCRIBE or UNSUBSCRIBE carry DUP; Peek does not
+		// know the version, so Decode refuses it for the later versions.
+		if f == requiredFlags[t]|pubDup && requiredFlags[t] != 0 {
+			return nil
+		}
 		return ErrReservedFlags
 	}
 	return nil
@@ -147,11 +152,14 @@ func appendFixedHeader(dst []byte, t Type, flags byte, remaining int) []byte {
 	return appendVarint(dst, remaining)
 }
 
-// checkHeader is the common prologue of every Decode: right type, and for MQTT 5 a minimal
-// remaining length.
+// checkHeader is the common prologue of every Decode but CONNECT's and PUBLISH's: right type,
+// reserved flags as the version wants them, and for MQTT 5 a minimal remaining length.
 func checkHeader(h FixedHeader, t Type, v Version) error {
 	if h.Type != t {
 		return ErrWrongType
+	}
+	if h.Flags != requiredFlags[t] && (v != V31 || h.Flags != requiredFlags[t]|pubDup || requiredFlags[t] == 0) {
+		return ErrReservedFlags
 	}
 	if v == V5 && !h.minimal() {
 		return ErrRemainingLengthNotMinimal
