@@ -148,13 +148,17 @@ func (p *Connect) Decode(h FixedHeader, body []byte, _ Version) error {
 	return nil
 }
 
-// Append appends the CONNECT packet in protocol version p.Version (the v argument is ignored).
+// Append appends the CONNECT packet in protocol version p.Version (the v argument is ignored; a
+// Version other than V31 and V5 is written as V311).
 // The protocol name is the one that belongs to the version. Will QoS and retain are written only
 // with the will flag; in MQTT 3 a password is written only together with a user name, since
 // anything else would be an invalid packet; for the same reason Authentication Data without an
 // Authentication Method is left out.
 func (p *Connect) Append(dst []byte, _ Version) []byte {
 	v := p.Version
+	if v != V31 && v != V5 {
+		v = V311 // an unset or unknown level would make the packet invalid
+	}
 	name := "MQTT"
 	if v == V31 {
 		name = "MQIsdp"
