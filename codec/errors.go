@@ -73,7 +73,7 @@ var (
 // Acknowledgement errors.
 var (
 	ErrReasonCode = &Error{ProtocolError, "§2.4", "reason code not allowed in this packet"}
-	ErrNoReasons  = &Error{ProtocolError, "MQTT-3.9.3-1", "SUBACK or UNSUBACK without reason codes"}
+	ErrNoReasons  = &Error{ProtocolError, "§3.9.3", "SUBACK or UNSUBACK without reason codes"}
 )
 
 // Property errors (MQTT 5 §2.2.2).
