@@ -60,6 +60,7 @@ var (
 var (
 	ErrTopicWildcard     = &Error{TopicNameInvalid, "MQTT-3.3.2-2", "wildcard character in a topic name"}
 	ErrTopicEmpty        = &Error{ProtocolError, "MQTT-4.7.3-1", "empty topic name (and no topic alias)"}
+	ErrPayloadFormat     = &Error{PayloadFormatInvalid, "§3.3.2.3.2", "payload format indicator 1 with a payload that is not UTF-8"}
 	ErrSubIDFromClient   = &Error{ProtocolError, "MQTT-3.3.4-6", "subscription identifier in a PUBLISH sent by a client"}
 	ErrNoSubscriptions   = &Error{ProtocolError, "MQTT-3.8.3-3", "SUBSCRIBE without a topic filter"}
 	ErrNoUnsubscriptions = &Error{ProtocolError, "MQTT-3.10.3-2", "UNSUBSCRIBE without a topic filter"}
