@@ -30,9 +30,9 @@ type Index struct {
 // exactShard is one part of the map of filters without wildcards.
 type exactShard struct {
 	mu     sync.RWMutex
-	subs   map[string]subList  // filter → ordinary subscriptions
-	groups map[string]groupSet // filter → shared groups; nil until the first shared subscription
-	_      [64 - 24 - 16]byte  // keep shards on separate cache lines
+	subs   map[string]exactSubs // filter → ordinary subscriptions
+	groups map[string]groupSet  // filter → shared groups; nil until the first shared subscription
+	_      [64 - 24 - 16]byte   // keep shards on separate cache lines
 }
 
 // stripe is one part of the wildcard trie.
@@ -127,8 +127,8 @@ func (x *Index) Unsubscribe(filter []byte, id SubscriberID) (existed bool) {
 func (x *Index) Match(topic []byte, dst []Subscription, skip func(SubscriberID) bool) []Subscription {
 	sh := &x.exact[maphash.Bytes(x.seed, topic)&(exactShards-1)]
 	sh.mu.RLock()
-	if l, ok := sh.subs[string(topic)]; ok {
-		dst = l.appendTo(dst, skip)
+	if e, ok := sh.subs[string(topic)]; ok {
+		dst = e.appendTo(dst, skip)
 	}
 	if len(sh.groups) > 0 {
 		dst = sh.groups[string(topic)].pickAll(dst, skip)
@@ -203,11 +203,16 @@ func (sh *exactShard) set(f, group []byte, shared bool, s Subscription) (existed
 		return existed
 	}
 	if sh.subs == nil {
-		sh.subs = make(map[string]subList)
+		sh.subs = make(map[string]exactSubs)
 	}
-	l := sh.subs[string(f)]
-	existed = l.set(s)
-	sh.subs[string(f)] = l
+	e, ok := sh.subs[string(f)]
+	if !ok {
+		s.Shared = false
+		sh.subs[string(f)] = exactSubs{one: s}
+		return false
+	}
+	existed = e.set(s)
+	sh.subs[string(f)] = e
 	return existed
 }
 
@@ -227,16 +232,18 @@ func (sh *exactShard) remove(f, group []byte, shared bool, id SubscriberID) bool
 		}
 		return true
 	}
-	l, ok := sh.subs[string(f)]
-	if !ok || !l.remove(id) {
+	e, ok := sh.subs[string(f)]
+	if !ok {
 		return false
 	}
-	if len(l.subs) == 0 {
+	removed, empty := e.remove(id)
+	switch {
+	case empty:
 		delete(sh.subs, string(f))
-	} else {
-		sh.subs[string(f)] = l
+	case removed:
+		sh.subs[string(f)] = e
 	}
-	return true
+	return removed
 }
 
 // stripeFor returns the stripe of the wildcard filter f and the levels to insert below its root: the whole
