@@ -120,15 +120,16 @@ func (x *Index) Unsubscribe(filter []byte, id SubscriberID) (existed bool) {
 // Each shared group whose filter matches contributes one member, chosen round-robin among those for which skip
 // returns false (skip may be nil); such entries have Shared set. A subscriber with several matching filters gets
 // several entries: use SortBySubscriber and NextDelivery to turn them into one delivery each [MQTT-3.3.4-2, -3].
-// Filters that begin with a wildcard do not match names that begin with '$' [MQTT-4.7.2-1]. Ordinary
-// subscriptions whose subscriber skip rejects are left out as well.
+// Filters that begin with a wildcard do not match names that begin with '$' [MQTT-4.7.2-1]. skip only steers the
+// choice within shared groups: ordinary subscriptions are always returned, since an offline persistent session
+// must still queue what it subscribed to.
 //
 // topic must be a valid topic name (see ValidateName). Match does not allocate when dst has room for the result.
 func (x *Index) Match(topic []byte, dst []Subscription, skip func(SubscriberID) bool) []Subscription {
 	sh := &x.exact[maphash.Bytes(x.seed, topic)&(exactShards-1)]
 	sh.mu.RLock()
 	if e, ok := sh.subs[string(topic)]; ok {
-		dst = e.appendTo(dst, skip)
+		dst = e.appendTo(dst)
 	}
 	if len(sh.groups) > 0 {
 		dst = sh.groups[string(topic)].pickAll(dst, skip)
@@ -180,7 +181,7 @@ func (n *node) match(rest []byte, more bool, dst []Subscription, skip func(Subsc
 
 // appendAll appends the node's own subscriptions and one member of each of its groups.
 func (n *node) appendAll(dst []Subscription, skip func(SubscriberID) bool) []Subscription {
-	dst = n.subs.appendTo(dst, skip)
+	dst = n.subs.appendTo(dst)
 	return n.groups.pickAll(dst, skip)
 }
 

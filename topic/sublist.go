@@ -84,17 +84,9 @@ func (l *subList) remove(id SubscriberID) bool {
 	return true
 }
 
-// appendTo appends every entry to dst, skipping those whose subscriber skip rejects when skip is non-nil.
-func (l *subList) appendTo(dst []Subscription, skip func(SubscriberID) bool) []Subscription {
-	if skip == nil {
-		return append(dst, l.subs...)
-	}
-	for _, s := range l.subs {
-		if !skip(s.Subscriber) {
-			dst = append(dst, s)
-		}
-	}
-	return dst
+// appendTo appends every entry to dst.
+func (l *subList) appendTo(dst []Subscription) []Subscription {
+	return append(dst, l.subs...)
 }
 
 // exactSubs is the value of the exact-filter map. Nearly every exact filter (a device's own command topic) has
@@ -137,13 +129,10 @@ func (e *exactSubs) remove(id SubscriberID) (removed, empty bool) {
 	return true, false
 }
 
-// appendTo appends every subscription to dst, leaving out subscribers skip rejects when skip is non-nil.
-func (e *exactSubs) appendTo(dst []Subscription, skip func(SubscriberID) bool) []Subscription {
+// appendTo appends every subscription to dst.
+func (e *exactSubs) appendTo(dst []Subscription) []Subscription {
 	if e.list != nil {
-		return e.list.appendTo(dst, skip)
-	}
-	if skip != nil && skip(e.one.Subscriber) {
-		return dst
+		return e.list.appendTo(dst)
 	}
 	return append(dst, e.one)
 }
