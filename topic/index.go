@@ -122,7 +122,8 @@ func (x *Index) Unsubscribe(filter []byte, id SubscriberID) (existed bool) {
 // several entries: use SortBySubscriber and NextDelivery to turn them into one delivery each [MQTT-3.3.4-2, -3].
 // Filters that begin with a wildcard do not match names that begin with '$' [MQTT-4.7.2-1]. skip only steers the
 // choice within shared groups: ordinary subscriptions are always returned, since an offline persistent session
-// must still queue what it subscribed to.
+// must still queue what it subscribed to. Entries are not filtered by No Local: the broker drops those of the
+// publishing session whose Opts.NoLocal() is set [MQTT-3.8.3-3] before grouping them with NextDelivery.
 //
 // topic must be a valid topic name (see ValidateName). Match does not allocate when dst has room for the result.
 func (x *Index) Match(topic []byte, dst []Subscription, skip func(SubscriberID) bool) []Subscription {
