@@ -7,6 +7,7 @@ import (
 
 	"github.com/panjf2000/gnet/v2"
 
+	"loopmq/codec"
 	"loopmq/topic"
 )
 
@@ -29,12 +30,16 @@ type loop struct {
 	tickTask  gnet.RunnableFunc
 
 	// Scratch reused by every packet on this loop: decoded packets, match results, encoding.
-	pk       packets
-	matched  []topic.Subscription
-	iov      [][]byte
-	deliverQ []delivery // deliveries being drained from the mailbox
-	subIDs   []uint32   // subscription identifiers of deliverQ
-	encCache encodeCache
+	pk              packets
+	matched         []topic.Subscription
+	ids             []uint32 // subscription identifiers of one delivery
+	view            message  // the PUBLISH being handled, as views into the read buffer
+	kept            *message // its pooled copy, made on first need
+	propBuf         []byte   // forwarded properties of view
+	encBuf          []byte
+	staged          []stagedBatch // deliveries for other loops, by loop index, posted once per publish
+	stagedLoops     []*loop
+	retainedScratch []*message
 
 	stats counters
 }
@@ -81,6 +86,19 @@ func (l *loop) flush(context.Context) error {
 func (l *loop) tick(context.Context) error {
 	l.wheel.advance(l.s.tickNow())
 	return nil
+}
+
+// packets are the decode targets of one loop, reused for every packet so decoding does not allocate.
+type packets struct {
+	connect     codec.Connect
+	connack     codec.Connack
+	publish     codec.Publish
+	ack         codec.Ack
+	subscribe   codec.Subscribe
+	unsubscribe codec.Unsubscribe
+	disconnect  codec.Disconnect
+	reasons     []codec.ReasonCode
+	walks       []retainedWalk
 }
 
 // delivery is one message for one session, crossing loops through a mailbox.

@@ -27,6 +27,9 @@ type message struct {
 	expireAt int64
 	// from is the publishing session, for No Local; 0 for wills and $SYS.
 	from topic.SubscriberID
+	// willTTL is, for a will, its Message Expiry Interval plus one, in seconds (0: none); the interval starts
+	// when the will is published.
+	willTTL uint32
 }
 
 var messagePool = sync.Pool{New: func() any { return new(message) }}
@@ -48,7 +51,7 @@ func newMessage(topicName, payload, props []byte, qos byte, retain bool, expireA
 	m.topic = b[:t:t]
 	m.payload = b[t:p:p]
 	m.props = b[p:]
-	m.qos, m.retain, m.expireAt, m.from = qos, retain, expireAt, from
+	m.qos, m.retain, m.expireAt, m.from, m.willTTL = qos, retain, expireAt, from, 0
 	m.refs.Store(1)
 	return m
 }

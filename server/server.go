@@ -59,6 +59,10 @@ type Server struct {
 	retainedBytes atomic.Int64
 
 	connLog, violationLog sampler
+
+	// newWSLayer creates the WebSocket transport of a connection that sent "GET "; nil refuses such connections.
+	// It is the seam where server/ws plugs in.
+	newWSLayer func(cl *client, writeRaw func([]byte)) transportLayer
 	lastSys               atomic.Int64 // unix nano of the last $SYS publication
 }
 
