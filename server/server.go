@@ -63,7 +63,7 @@ type Server struct {
 	// newWSLayer creates the WebSocket transport of a connection that sent "GET "; nil refuses such connections.
 	// It is the seam where server/ws plugs in.
 	newWSLayer func(cl *client, writeRaw func([]byte)) transportLayer
-	lastSys               atomic.Int64 // unix nano of the last $SYS publication
+	lastSys    atomic.Int64 // unix nano of the last $SYS publication
 }
 
 // New validates opts and builds a Server; call Start to listen.
