@@ -47,7 +47,7 @@ func connectV5(s *Server, cp *paho.Connect) (*v5client, error) {
 			return true, nil
 		}},
 		OnServerDisconnect: func(d *paho.Disconnect) { vc.serverDC <- d },
-		OnClientError: func(error) {},
+		OnClientError:      func(error) {},
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
