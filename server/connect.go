@@ -53,7 +53,7 @@ func (cl *client) handleConnect(h codec.FixedHeader, body []byte) {
 	}
 	s := l.s
 	if cl.refused {
-		cl.refuse(codec.ServerUnavailable, "too many connections")
+		cl.refuse(codec.QuotaExceeded, "too many connections")
 		return
 	}
 	if s.stopping.Load() {
