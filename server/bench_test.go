@@ -82,7 +82,7 @@ func newBenchBroker(tb testing.TB, loops int) *benchBroker {
 func (b *benchBroker) client(i int, id string, v codec.Version) (*client, *fakeConn) {
 	l := b.loops[i]
 	fc := &fakeConn{el: b.fls[i]}
-	cl := &client{l: l, c: fc, version: v, problemInfo: true, sendQuota: 64}
+	cl := &client{l: l, c: fc, version: v, sendQuota: 64}
 	cl.t.owner = cl
 	s := l.newSession(id)
 	cl.attach(s, false)

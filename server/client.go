@@ -63,7 +63,7 @@ type client struct {
 	sendQuota   uint16 // outbound inflight window: min(client Receive Maximum, MaxInflight)
 	maxOut      uint32 // client's Maximum Packet Size, 0 = no limit
 	aliasMaxOut uint16 // client's Topic Alias Maximum: how many aliases we may use towards it
-	problemInfo bool   // Request Problem Information (default true)
+	problemInfo bool   // Request Problem Information sent as 1: reason strings wanted
 
 	aliasesIn  map[uint16][]byte // inbound topic aliases
 	aliasesOut map[string]uint16 // outbound topic aliases
@@ -355,7 +355,7 @@ func (cl *client) fail(code codec.ReasonCode, why string) {
 // the client's Maximum Packet Size [MQTT-3.14.2-3].
 func (cl *client) sendDisconnect(code codec.ReasonCode, why string) {
 	d := codec.Disconnect{Reason: code}
-	if why != "" && (cl.maxOut == 0 || uint32(len(why)+16) <= cl.maxOut) {
+	if cl.problemInfo && why != "" && (cl.maxOut == 0 || uint32(len(why)+16) <= cl.maxOut) {
 		d.Props.ReasonString = []byte(why)
 		d.Props.Set(codec.PropReasonString)
 	}

@@ -135,9 +135,9 @@ func (cl *client) handleConnect(h codec.FixedHeader, body []byte) {
 			cl.maxOut = p.Props.MaximumPacketSize
 		}
 		cl.aliasMaxOut = p.Props.TopicAliasMaximum
-		if p.Props.Has(codec.PropRequestProblemInfo) {
-			cl.problemInfo = p.Props.RequestProblemInfo == 1
-		}
+		// Reason strings only for clients that ask for them explicitly, so the default answer is the
+		// shortest one [MQTT-3.1.2-29 allows them by default; sending none is always allowed].
+		cl.problemInfo = p.Props.Has(codec.PropRequestProblemInfo) && p.Props.RequestProblemInfo == 1
 		cl.expiry = p.Props.SessionExpiry
 	} else if !p.CleanStart {
 		cl.expiry = neverExpire
