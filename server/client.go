@@ -100,7 +100,7 @@ func (cl *client) onTraffic() gnet.Action {
 	if cl.transport == transportSniff && !cl.sniff(raw) {
 		return cl.trafficAction()
 	}
-	cl.lastSeen = cl.l.wheel.now
+	cl.lastSeen = cl.l.s.tickNow()
 	if cl.layer == nil {
 		n := cl.process(raw)
 		cl.c.Discard(n)
@@ -386,7 +386,8 @@ func (cl *client) onTimer(t *timer, now int64) {
 	case stAwaitConnect, stConnecting:
 		cl.closeNow("connect timeout")
 	case stConnected:
-		limit := int64(cl.keepAlive) * 15 // 1.5 × keep alive, in 100 ms ticks [MQTT-3.1.2-24]
+		// 1.5 × keep alive, in 100 ms ticks [MQTT-3.1.2-24], plus one tick so rounding never closes early.
+		limit := int64(cl.keepAlive)*15 + 1
 		if now-cl.lastSeen >= limit {
 			if cl.version == codec.V5 {
 				cl.sendDisconnect(codec.KeepAliveTimeout, "")

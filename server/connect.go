@@ -334,12 +334,12 @@ func (cl *client) attach(s *session, present bool) {
 }
 
 func (cl *client) armKeepAlive() {
-	cl.lastSeen = cl.l.wheel.now
+	cl.lastSeen = cl.l.s.tickNow()
 	if cl.keepAlive == 0 {
 		cl.t.stop()
 		return
 	}
-	cl.l.wheel.schedule(&cl.t, cl.lastSeen+int64(cl.keepAlive)*15)
+	cl.l.wheel.schedule(&cl.t, cl.lastSeen+int64(cl.keepAlive)*15+1)
 }
 
 // sendConnack writes CONNACK with session present and, for MQTT 5, the broker's limits [MQTT-3.2.2].

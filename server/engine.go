@@ -41,7 +41,7 @@ func (e *engine) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 		cl.refused = true
 	}
 	c.SetContext(cl)
-	l.wheel.schedule(&cl.t, l.wheel.now+int64(s.opts.ConnectTimeout/tickDuration))
+	l.wheel.schedule(&cl.t, s.tickNow()+int64(s.opts.ConnectTimeout/tickDuration))
 	return nil, gnet.None
 }
 
