@@ -219,3 +219,27 @@ func TestMaxConnectionsAndAuth(t *testing.T) {
 	ok.send([]byte{0xc0, 0})
 	ok.expect([]byte{0xd0, 0})
 }
+
+// slowAuth is a BlockingAuthenticator that takes a while and accepts only the user "good".
+type slowAuth struct{}
+
+func (slowAuth) Workers() int { return 2 }
+func (slowAuth) Authenticate(info *ConnectInfo) AuthResult {
+	time.Sleep(50 * time.Millisecond)
+	if string(info.Username) == "good" {
+		return AuthAccepted
+	}
+	return AuthNotAuthorized
+}
+
+func TestBlockingAuthenticatorOnWorkerPool(t *testing.T) {
+	s := startBroker(t, func(o *Options) { o.Authenticator = slowAuth{} })
+	good := dialRaw(t, s)
+	// CONNECT with user "good", immediately followed by a PINGREQ that must wait for the verdict.
+	good.send(append([]byte{0x10, 0x13, 0, 4, 'M', 'Q', 'T', 'T', 4, 0x82, 0, 60, 0, 1, 'g', 0, 4, 'g', 'o', 'o', 'd'}, 0xc0, 0))
+	good.expect([]byte{0x20, 2, 0, 0})
+	good.expect([]byte{0xd0, 0})
+	bad := dialRaw(t, s)
+	bad.send([]byte{0x10, 0x12, 0, 4, 'M', 'Q', 'T', 'T', 4, 0x82, 0, 60, 0, 1, 'b', 0, 3, 'b', 'a', 'd'})
+	bad.expectClosed([]byte{0x20, 2, 0, 5})
+}
