@@ -441,7 +441,8 @@ func (cl *client) handleDisconnect(h codec.FixedHeader, body []byte) {
 			cl.expiry = max
 		}
 	}
-	cl.normalDisconnect = cl.version != codec.V5 || d.Reason != codec.DisconnectWithWill
+	// Only reason 0x00 discards the will; 0x04 and any error reason keep it [MQTT-3.1.2-10].
+	cl.normalDisconnect = cl.version != codec.V5 || d.Reason == codec.NormalDisconnection
 	cl.reason = "client disconnected"
 	if cl.version == codec.V5 && d.Reason != 0 {
 		cl.reason = "client disconnected: " + d.Reason.String()
