@@ -98,7 +98,8 @@ func (l *loop) postBatch(ds []delivery, ids []uint32) {
 // deliver hands m to session s, which l owns (or forwards it to the loop that owns s now).
 func (l *loop) deliver(s *session, m *message, qos byte, retain bool, ids []uint32) {
 	if o := s.owner.Load(); o != l {
-		if o != nil && !s.dead {
+		// Owned elsewhere now (a resumed session moved): forward. Only the owner may look at the session.
+		if o != nil {
 			o.post(delivery{sess: s, msg: l.keep(m), qos: qos, retain: retain}, ids)
 		}
 		return
