@@ -193,6 +193,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		if s.httpSrv != nil {
 			s.httpSrv.Shutdown(ctx)
 		}
+		if s.eng.Validate() != nil {
+			return // never started
+		}
 		if e := s.eng.Stop(ctx); e != nil {
 			err = e
 			return
