@@ -85,6 +85,9 @@ func (e *engine) OnClose(c gnet.Conn, err error) gnet.Action {
 		cl.sendDisconnect(codec.ServerShuttingDown, "")
 		cl.flush()
 	}
+	if e.s.stopping.Load() && cl.tr != nil && cl.state < stClosing {
+		c.Write(cl.tr.layer.AppendClose(nil))
+	}
 	cl.onClose(err)
 	return gnet.None
 }

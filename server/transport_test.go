@@ -39,6 +39,8 @@ func (t *toyLayer) Inbound(raw []byte) (int, []byte, bool, error) {
 	return 1 + n, raw[1 : 1+n], false, nil
 }
 
+func (t *toyLayer) AppendClose(dst []byte) []byte { return dst }
+
 func (t *toyLayer) AppendOutbound(dst, p []byte) []byte {
 	dst = binary.BigEndian.AppendUint16(dst, uint16(len(p)))
 	return append(dst, p...)

@@ -63,6 +63,28 @@ func TestWebSocketCrossTransport(t *testing.T) {
 	}
 }
 
+// TestWebSocketServerCloseSendsCloseFrame: when the broker ends the connection (here a DISCONNECT), a WebSocket
+// client sees a close frame with normal closure, not just a dropped TCP connection.
+func TestWebSocketServerCloseSendsCloseFrame(t *testing.T) {
+	s := startBroker(t, func(o *Options) { o.WSAddr = "127.0.0.2:0" })
+	d := websocket.Dialer{Subprotocols: []string{"mqtt"}, HandshakeTimeout: 5 * time.Second}
+	wc, _, err := d.Dial("ws://"+s.WSAddr()+"/mqtt", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer wc.Close()
+	wc.WriteMessage(websocket.BinaryMessage, connect311("bye", true))
+	wc.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, p, err := wc.ReadMessage(); err != nil || !bytes.Equal(p, []byte{0x20, 2, 0, 0}) {
+		t.Fatalf("CONNACK % x %v", p, err)
+	}
+	wc.WriteMessage(websocket.BinaryMessage, []byte{0xe0, 0})
+	_, _, err = wc.ReadMessage()
+	if !websocket.IsCloseError(err, websocket.CloseNormalClosure) {
+		t.Fatalf("after DISCONNECT: %v, want a normal close frame", err)
+	}
+}
+
 func TestWebSocketWrongPathRefused(t *testing.T) {
 	s := startBroker(t, func(o *Options) { o.WSAddr = "127.0.0.2:0" })
 	d := websocket.Dialer{Subprotocols: []string{"mqtt"}, HandshakeTimeout: 5 * time.Second}

@@ -17,6 +17,7 @@ type wsLayer struct {
 	writeRaw func([]byte)
 	peer     netip.AddrPort
 	upgraded bool
+	closed   bool // a close frame was sent (echo or our own)
 	d        ws.Deframer
 }
 
@@ -42,6 +43,7 @@ func (w *wsLayer) Inbound(raw []byte) (int, []byte, bool, error) {
 		}
 		w.writeRaw(res.Response)
 		if err != nil {
+			w.closed = true                 // refused over HTTP: no WebSocket to close
 			return len(raw), nil, true, nil // refused with an HTTP error: close after the response
 		}
 		w.upgraded = true
@@ -55,14 +57,17 @@ func (w *wsLayer) Inbound(raw []byte) (int, []byte, bool, error) {
 		if errors.As(err, &pe) {
 			code = pe.Code
 		}
+		w.closed = true
 		w.writeRaw(ws.AppendClose(nil, code, ""))
 		return consumed, data, false, err
 	}
 	if ctl.Op != 0 {
-		w.writeRaw(ctl.AppendReply(nil))
 		if ctl.Op == gobwas.OpClose {
+			w.closed = true
+			w.writeRaw(ctl.AppendReply(nil))
 			return consumed, data, true, nil
 		}
+		w.writeRaw(ctl.AppendReply(nil))
 	}
 	return consumed, data, false, nil
 }
@@ -71,4 +76,13 @@ func (w *wsLayer) Inbound(raw []byte) (int, []byte, bool, error) {
 func (w *wsLayer) AppendOutbound(dst, p []byte) []byte {
 	dst = ws.AppendFrameHeader(dst, gobwas.OpBinary, len(p))
 	return append(dst, p...)
+}
+
+// AppendClose says goodbye with a normal-closure frame when the broker ends the connection first.
+func (w *wsLayer) AppendClose(dst []byte) []byte {
+	if !w.upgraded || w.closed {
+		return dst
+	}
+	w.closed = true
+	return ws.AppendClose(dst, gobwas.StatusNormalClosure, "")
 }
