@@ -144,8 +144,20 @@ func (p *Publish) Append(dst []byte, v Version) []byte {
 		propLen = p.Props.encodedLen(TypePublish)
 		n += varintLen(propLen) + propLen
 	}
-	dst = appendFixedHeader(dst, TypePublish, flags, n)
-	dst = appendBinary(dst, p.Topic)
+	topic := p.Topic[:min(len(p.Topic), 0xffff)] // a longer topic is cut, as appendBinary does
+	first := byte(TypePublish)<<4 | flags
+	// The fixed header and the topic length in one append (one capacity check) for the packets
+	// under 16 KiB that make up most of the traffic.
+	switch {
+	case n < 128:
+		dst = append(dst, first, byte(n), byte(len(topic)>>8), byte(len(topic)))
+	case n < 16384:
+		dst = append(dst, first, byte(n)|0x80, byte(n>>7), byte(len(topic)>>8), byte(len(topic)))
+	default:
+		dst = appendFixedHeader(dst, TypePublish, flags, n)
+		dst = append(dst, byte(len(topic)>>8), byte(len(topic)))
+	}
+	dst = append(dst, topic...)
 	if flags&0x06 != 0 {
 		dst = appendUint16(dst, p.PacketID)
 	}
