@@ -46,7 +46,8 @@ type Options struct {
 	// window is full. Past it new messages are dropped and counted. Default 1000.
 	MaxQueuedMessages int `yaml:"max_queued_messages"`
 	// OutboundHighWater is the number of bytes waiting to be written to a connection beyond which QoS 0 messages
-	// are dropped (and counted) and QoS 1 and 2 messages stay queued in the session. Default 1 MiB.
+	// are dropped (and counted) and QoS 1 and 2 messages stay queued in the session. A connection whose backlog
+	// still grows past 4 × OutboundHighWater is closed. Default 1 MiB.
 	OutboundHighWater int `yaml:"outbound_high_water"`
 	// MaxSessionExpiry caps the Session Expiry Interval a v5 client may ask for, and is the expiry of v3
 	// persistent sessions (clean session 0). Default 0, meaning no cap (v3 persistent sessions never expire).
