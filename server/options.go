@@ -33,8 +33,9 @@ type Options struct {
 	MaxConnections int `yaml:"max_connections"`
 	// ConnectTimeout is how long a new connection may take to send CONNECT. Default 10s.
 	ConnectTimeout time.Duration `yaml:"connect_timeout"`
-	// MaxKeepAlive, when nonzero, caps the client's keep alive: v5 clients asking for more (or for 0) get the
-	// Server Keep Alive property; v3 clients asking for more are held to it. Default 0 (accept what clients ask).
+	// MaxKeepAlive, when nonzero, caps the keep alive of MQTT 5 clients: those asking for more (or for 0) get the
+	// Server Keep Alive property and are held to it. MQTT 3.x has no way to tell a client, so 3.x clients keep the
+	// keep alive they asked for. Default 0 (accept what clients ask).
 	MaxKeepAlive time.Duration `yaml:"max_keep_alive"`
 	// ReceiveMaximum is how many QoS 1 and 2 publishes a client may have unacknowledged towards the broker
 	// (advertised in v5 CONNACK; exceeding it is DISCONNECT 0x93). Default 64.
