@@ -1,0 +1,330 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/panjf2000/gnet/v2"
+
+	"loopmq/codec"
+	"loopmq/topic"
+)
+
+// fakeLoop is an in-memory gnet.EventLoop: Execute queues the task and run executes the queue, standing for the
+// end of a loop pass.
+type fakeLoop struct {
+	gnet.EventLoop
+	tasks, spare []gnet.Runnable
+}
+
+func (f *fakeLoop) Execute(_ context.Context, r gnet.Runnable) error {
+	f.tasks = append(f.tasks, r)
+	return nil
+}
+
+func (f *fakeLoop) run() {
+	for len(f.tasks) > 0 {
+		ts := f.tasks
+		f.tasks = f.spare[:0]
+		for i, r := range ts {
+			r.Run(context.Background())
+			ts[i] = nil
+		}
+		f.spare = ts[:0]
+	}
+}
+
+// fakeConn is an in-memory gnet.Conn that counts what the broker writes to it.
+type fakeConn struct {
+	gnet.Conn
+	el      *fakeLoop
+	written int
+	onWrite func([]byte)
+	in      []byte
+	ctx     any
+}
+
+var fakeAddr = &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 1}
+
+func (f *fakeConn) Write(p []byte) (int, error) {
+	f.written += len(p)
+	if f.onWrite != nil {
+		f.onWrite(p)
+	}
+	return len(p), nil
+}
+
+// Peek and Discard serve the bytes queued in in, like gnet's inbound buffer.
+func (f *fakeConn) Peek(n int) ([]byte, error) { return f.in, nil }
+func (f *fakeConn) Discard(n int) (int, error) {
+	if n <= 0 || n > len(f.in) { // as gnet: 0 discards everything
+		n = len(f.in)
+	}
+	f.in = f.in[n:]
+	return n, nil
+}
+
+// Close on the fake loop runs the close path synchronously, as gnet's EventLoop.Close does.
+func (f *fakeLoop) Close(c gnet.Conn) error {
+	if cl, ok := c.Context().(*client); ok {
+		cl.onClose(nil)
+	}
+	return nil
+}
+
+func (f *fakeConn) InboundBuffered() int { return len(f.in) }
+func (f *fakeConn) Context() any         { return f.ctx }
+func (f *fakeConn) SetContext(ctx any)   { f.ctx = ctx }
+
+func (f *fakeConn) OutboundBuffered() int           { return 0 }
+func (f *fakeConn) RemoteAddr() net.Addr            { return fakeAddr }
+func (f *fakeConn) EventLoop() gnet.EventLoop       { return f.el }
+func (f *fakeConn) Writev(bs [][]byte) (int, error) { return 0, nil }
+
+// benchBroker builds a broker without listeners and attaches clients to in-memory loops.
+type benchBroker struct {
+	s     *Server
+	loops []*loop
+	fls   []*fakeLoop
+}
+
+func newBenchBroker(tb testing.TB, loops int) *benchBroker {
+	o := DefaultOptions()
+	o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	o.OutboundHighWater = 1 << 30
+	s, err := New(o)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	b := &benchBroker{s: s}
+	for i := 0; i < loops; i++ {
+		fl := &fakeLoop{}
+		b.fls = append(b.fls, fl)
+		b.loops = append(b.loops, s.loopFor(fl))
+	}
+	return b
+}
+
+// client attaches a connected client with a fresh session on loop i.
+func (b *benchBroker) client(i int, id string, v codec.Version) (*client, *fakeConn) {
+	l := b.loops[i]
+	fc := &fakeConn{el: b.fls[i]}
+	cl := &client{l: l, c: fc, version: v, sendQuota: 64}
+	cl.t.owner = cl
+	fc.SetContext(cl)
+	s := l.newSession(id)
+	cl.attach(s, false)
+	return cl, fc
+}
+
+func (b *benchBroker) pass() {
+	for _, fl := range b.fls {
+		fl.run()
+	}
+}
+
+// BenchmarkPublishFanout measures one PUBLISH from a client through decode, match, encode and delivery to N
+// subscribers, half on the publisher's loop and half on another loop (through the mailbox), with the flush of
+// every outbox, on in-memory connections. ns/op is per publish; the msgs/s metric counts deliveries.
+func BenchmarkPublishFanout(b *testing.B) {
+	for _, tc := range []struct {
+		n   int
+		v   codec.Version
+		qos byte
+	}{
+		{1, codec.V311, 0}, {10, codec.V311, 0}, {100, codec.V311, 0}, {1000, codec.V311, 0},
+		{100, codec.V5, 0}, {100, codec.V311, 1},
+	} {
+		b.Run(fmt.Sprintf("subs=%d/v=%s/qos=%d", tc.n, tc.v, tc.qos), func(b *testing.B) {
+			bb := newBenchBroker(b, 2)
+			subs := make([]*client, tc.n)
+			conns := make([]*fakeConn, tc.n)
+			for i := range subs {
+				subs[i], conns[i] = bb.client(i%2, fmt.Sprintf("sub%d", i), tc.v)
+				if _, err := bb.s.index.Subscribe([]byte("bench/+/temp"), topic.Subscription{
+					Subscriber: subs[i].s.subID, Opts: topic.NewOptions(tc.qos, false, false, 0)}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			pub, _ := bb.client(0, "pub", tc.v)
+			pk := codec.Publish{Topic: []byte("bench/1/temp"), Payload: make([]byte, 64), QoS: tc.qos, PacketID: 1}
+			pkt := pk.Append(nil, tc.v)
+			var ack codec.Ack
+			acks := make([][]byte, 65536)
+			// Acknowledge every QoS 1 delivery so the inflight windows never fill.
+			ackAll := func() {
+				if tc.qos == 0 {
+					return
+				}
+				for _, cl := range subs {
+					for len(cl.s.inflight) > 0 {
+						id := cl.s.inflight[0].packetID
+						if acks[id] == nil {
+							ack = codec.Ack{Type: codec.TypePuback, PacketID: id}
+							acks[id] = ack.Append(nil, tc.v)
+						}
+						cl.process(acks[id])
+					}
+				}
+			}
+			for i := 0; i < 100; i++ { // warm the pools
+				pub.process(pkt)
+				bb.pass()
+				ackAll()
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				pub.process(pkt)
+				bb.pass()
+				ackAll()
+			}
+			b.StopTimer()
+			b.ReportMetric(float64(b.N*tc.n)/b.Elapsed().Seconds(), "msgs/s")
+			if conns[0].written == 0 || conns[len(conns)-1].written == 0 {
+				b.Fatal("subscribers received nothing")
+			}
+		})
+	}
+}
+
+// TestFanoutDoesNotAllocate holds the zero-allocation claim for QoS 0 delivery in steady state.
+func TestFanoutDoesNotAllocate(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation counts are not meaningful under -race")
+	}
+	bb := newBenchBroker(t, 2)
+	for i := 0; i < 10; i++ {
+		cl, _ := bb.client(i%2, fmt.Sprintf("s%d", i), codec.V311)
+		bb.s.index.Subscribe([]byte("a/b"), topic.Subscription{Subscriber: cl.s.subID})
+	}
+	pub, _ := bb.client(0, "p", codec.V311)
+	pk := codec.Publish{Topic: []byte("a/b"), Payload: []byte("hello")}
+	pkt := pk.Append(nil, codec.V311)
+	for i := 0; i < 100; i++ {
+		pub.process(pkt)
+		bb.pass()
+	}
+	if a := testing.AllocsPerRun(1000, func() { pub.process(pkt); bb.pass() }); a != 0 {
+		t.Fatalf("%.1f allocations per publish to 10 subscribers on 2 loops, want 0", a)
+	}
+}
+
+// BenchmarkLoopbackQoS0 is end to end over real loopback sockets: one publisher writes 64-byte QoS 0 messages
+// in batches, N subscribers read them back. ns/op is per published message; msgs/s counts deliveries.
+func BenchmarkLoopbackQoS0(b *testing.B) {
+	for _, n := range []int{1, 10} {
+		b.Run(fmt.Sprintf("subs=%d", n), func(b *testing.B) {
+			// A high-water mark above the whole run: the point is throughput, not the drop policy.
+			s := startBroker(b, func(o *Options) { o.OutboundHighWater = 256 << 20 })
+			pk := codec.Publish{Topic: []byte("bench/t"), Payload: make([]byte, 64)}
+			one := pk.Append(nil, codec.V311)
+			subs := make([]*rawConn, n)
+			for i := range subs {
+				subs[i] = dialRaw(b, s)
+				subs[i].send(connect311(fmt.Sprintf("s%d", i), true))
+				subs[i].expect([]byte{0x20, 2, 0, 0})
+				subs[i].send([]byte{0x82, 12, 0, 1, 0, 7, 'b', 'e', 'n', 'c', 'h', '/', 't', 0})
+				subs[i].expect([]byte{0x90, 3, 0, 1, 0})
+			}
+			pub := dialRaw(b, s)
+			pub.send(connect311("pub", true))
+			pub.expect([]byte{0x20, 2, 0, 0})
+			batch := make([]byte, 0, 100*len(one))
+			for i := 0; i < 100; i++ {
+				batch = append(batch, one...)
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			done := make(chan error, n)
+			for _, c := range subs {
+				go func(c *rawConn) {
+					want := b.N * len(one)
+					buf := make([]byte, 64<<10)
+					for got := 0; got < want; {
+						c.SetReadDeadline(time.Now().Add(10 * time.Second))
+						k, err := c.Read(buf)
+						if err != nil {
+							done <- err
+							return
+						}
+						got += k
+					}
+					done <- nil
+				}(c)
+			}
+			for sent := 0; sent < b.N; sent += 100 {
+				k := min(100, b.N-sent)
+				pub.send(batch[:k*len(one)])
+			}
+			for range subs {
+				if err := <-done; err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.StopTimer()
+			b.ReportMetric(float64(b.N*n)/b.Elapsed().Seconds(), "msgs/s")
+		})
+	}
+}
+
+// BenchmarkReadPath measures the read path alone: PINGREQ and a PUBLISH nobody subscribed to, decoded and
+// answered on an in-memory connection.
+func BenchmarkReadPath(b *testing.B) {
+	for _, tc := range []struct {
+		name string
+		v    codec.Version
+		pkt  []byte
+	}{
+		{"pingreq", codec.V311, []byte{0xc0, 0}},
+		{"publish-qos0-unrouted", codec.V311, []byte{0x30, 0x0b, 0, 4, 'n', 'o', '/', 'b', 'o', 'd', 'y', '!', '!'}},
+		{"publish-qos1-v5-props", codec.V5, func() []byte {
+			p := codec.Publish{Topic: []byte("no/body"), QoS: 1, PacketID: 7, Payload: make([]byte, 64)}
+			p.Props.ContentType = []byte("text/plain")
+			p.Props.Set(codec.PropContentType)
+			p.Props.User = []codec.UserProperty{{Key: []byte("k"), Value: []byte("v")}}
+			return p.Append(nil, codec.V5)
+		}()},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			bb := newBenchBroker(b, 1)
+			cl, _ := bb.client(0, "c", tc.v)
+			bb.pass()
+			b.ReportAllocs()
+			b.SetBytes(int64(len(tc.pkt)))
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				cl.process(tc.pkt)
+				if i&63 == 63 {
+					bb.pass()
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkConnectClose measures accepting a CONNECT (new clean session, CONNACK) and closing the connection, on
+// in-memory connections: the cost of connection churn, without the kernel.
+func BenchmarkConnectClose(b *testing.B) {
+	bb := newBenchBroker(b, 1)
+	l := bb.loops[0]
+	pkt := connect311("churn", true)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		fc := &fakeConn{el: bb.fls[0]}
+		cl := &client{l: l, c: fc, transport: transportTCP}
+		cl.t.owner = cl
+		fc.SetContext(cl)
+		cl.process(pkt)
+		cl.onClose(nil)
+		if i&63 == 63 {
+			bb.pass()
+		}
+	}
+}
