@@ -1,0 +1,90 @@
+package bench
+
+import (
+	"context"
+	"os"
+	"testing"
+	"time"
+)
+
+func TestMain(m *testing.M) {
+	if os.Getenv(WorkerEnv) == "1" {
+		if err := WorkerMain(os.Stdin, os.Stdout); err != nil {
+			os.Stderr.WriteString(err.Error() + "\n")
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// quickSpec is a small, fast run against url.
+func quickSpec(s Scenario, url string) Spec {
+	sp := DefaultSpec(s)
+	sp.URLs = []string{url}
+	sp.Quiet = true
+	sp.Drain = 300 * time.Millisecond
+	sp.ConnectTimeout = 5 * time.Second
+	return sp
+}
+
+// TestAccountingAgainstMisbehavingBroker proves the lost, duplicated and out-of-order counts exact:
+// the fake broker breaks the stream in known ways and the counts must match to the message.
+func TestAccountingAgainstMisbehavingBroker(t *testing.T) {
+	tests := []struct {
+		name                 string
+		scenario             Scenario
+		pubs, subs, count    int
+		qos, version         byte
+		drop, dup, reorder   int
+		lost, dups, ooo, got int64
+	}{
+		{name: "clean p2p", scenario: ScenarioP2P, pubs: 2, count: 500, version: 4,
+			got: 1000},
+		{name: "drop every 10th", scenario: ScenarioP2P, pubs: 1, count: 1000, version: 4, drop: 10,
+			lost: 100, got: 900},
+		{name: "duplicate every 7th", scenario: ScenarioP2P, pubs: 1, count: 1000, version: 5, dup: 7,
+			dups: 142, got: 1142},
+		{name: "reorder every 5th", scenario: ScenarioP2P, pubs: 1, count: 1001, version: 4, reorder: 5,
+			ooo: 200, got: 1001},
+		{name: "qos1 drop and duplicate", scenario: ScenarioP2P, pubs: 1, count: 600, qos: 1, version: 5,
+			drop: 6, dup: 4, lost: 100, dups: 100, got: 600},
+		{name: "qos2 reorder", scenario: ScenarioP2P, pubs: 1, count: 901, qos: 2, version: 4,
+			reorder: 9, ooo: 100, got: 901},
+		{name: "qos2 fan-in drop every 9th", scenario: ScenarioFanIn, pubs: 3, count: 300, qos: 2, version: 5,
+			drop: 9, lost: 100, got: 800},
+		{name: "fan-out duplicates to each subscriber", scenario: ScenarioFanOut, subs: 2, count: 400,
+			version: 4, dup: 10, dups: 80, got: 880},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := &fakeBroker{dropEvery: tt.drop, dupEvery: tt.dup, reorderEvery: tt.reorder}
+			url := startFakeBroker(t, f)
+			sp := quickSpec(tt.scenario, url)
+			sp.Publishers, sp.Count, sp.QoS, sp.Version = tt.pubs, tt.count, tt.qos, tt.version
+			if tt.subs > 0 {
+				sp.Subscribers = tt.subs
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			r, err := Run(ctx, sp, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sent := int64(max(tt.pubs, 1) * tt.count)
+			if r.Sent != sent {
+				t.Errorf("sent = %d, want %d", r.Sent, sent)
+			}
+			if tt.qos > 0 && r.Acked != sent {
+				t.Errorf("acked = %d, want %d", r.Acked, sent)
+			}
+			if r.Received != tt.got || r.Lost != tt.lost || r.Duplicated != tt.dups || r.OutOfOrder != tt.ooo {
+				t.Errorf("received/lost/dup/ooo = %d/%d/%d/%d, want %d/%d/%d/%d (errors %v)",
+					r.Received, r.Lost, r.Duplicated, r.OutOfOrder, tt.got, tt.lost, tt.dups, tt.ooo, r.Errors)
+			}
+			if r.Latency.Count != r.Unique {
+				t.Errorf("latency samples = %d, want one per unique message (%d)", r.Latency.Count, r.Unique)
+			}
+		})
+	}
+}

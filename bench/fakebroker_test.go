@@ -1,0 +1,200 @@
+package bench
+
+import (
+	"bufio"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+
+	"loopmq/codec"
+)
+
+// fakeBroker speaks just enough MQTT to route PUBLISH from publishers to subscribers, and misbehaves
+// on purpose: it drops, duplicates or reorders forwarded messages, counted over all forwards (1-based).
+type fakeBroker struct {
+	ln           net.Listener
+	dropEvery    int // drop every k-th forward
+	dupEvery     int // send every k-th forward twice
+	reorderEvery int // hold every k-th forward and send it after the next one
+
+	mu      sync.Mutex
+	n       int // forwards so far
+	held    *heldMsg
+	subs    []*fakeConn
+	filters []string
+	wg      sync.WaitGroup
+	conns   []net.Conn
+}
+
+type heldMsg struct {
+	to  *fakeConn
+	pkt []byte
+}
+
+type fakeConn struct {
+	c   net.Conn
+	v   codec.Version
+	wmu sync.Mutex
+	id  uint16
+}
+
+func (c *fakeConn) send(b []byte) {
+	c.wmu.Lock()
+	c.c.Write(b)
+	c.wmu.Unlock()
+}
+
+func startFakeBroker(t *testing.T, f *fakeBroker) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.ln = ln
+	f.wg.Add(1)
+	go func() {
+		defer f.wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			f.mu.Lock()
+			f.conns = append(f.conns, c)
+			f.mu.Unlock()
+			f.wg.Add(1)
+			go func() { defer f.wg.Done(); f.serve(c) }()
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		f.mu.Lock()
+		for _, c := range f.conns {
+			c.Close()
+		}
+		f.mu.Unlock()
+		f.wg.Wait()
+	})
+	return "tcp://" + ln.Addr().String()
+}
+
+func (f *fakeBroker) serve(nc net.Conn) {
+	defer nc.Close()
+	br := bufio.NewReader(nc)
+	c := &fakeConn{c: nc}
+	var (
+		conn codec.Connect
+		pub  codec.Publish
+		sub  codec.Subscribe
+		ack  codec.Ack
+	)
+	for {
+		b, err := br.Peek(2)
+		if err != nil {
+			return
+		}
+		h, need, err := codec.Peek(b, 0)
+		for err == nil && need > 0 {
+			b, err = br.Peek(len(b) + need)
+			if err == nil {
+				h, need, err = codec.Peek(b, 0)
+			}
+		}
+		if err != nil {
+			return
+		}
+		body := b[h.Size:h.Len()]
+		switch h.Type {
+		case codec.TypeConnect:
+			if conn.Decode(h, body, 0) != nil {
+				return
+			}
+			c.v = conn.Version
+			c.send((&codec.Connack{}).Append(nil, c.v))
+		case codec.TypeSubscribe:
+			if sub.Decode(h, body, c.v) != nil {
+				return
+			}
+			f.mu.Lock()
+			f.subs = append(f.subs, c)
+			f.filters = append(f.filters, string(sub.Subs[0].Filter))
+			f.mu.Unlock()
+			c.send((&codec.Suback{PacketID: sub.PacketID, Reasons: []codec.ReasonCode{codec.ReasonCode(sub.Subs[0].QoS)}}).Append(nil, c.v))
+		case codec.TypePublish:
+			if pub.Decode(h, body, c.v) != nil {
+				return
+			}
+			f.forward(&pub)
+			switch pub.QoS {
+			case 1:
+				c.send(codec.AppendAck(nil, codec.TypePuback, pub.PacketID, 0, c.v))
+			case 2:
+				c.send(codec.AppendAck(nil, codec.TypePubrec, pub.PacketID, 0, c.v))
+			}
+		case codec.TypePubrel:
+			if ack.Decode(h, body, c.v) != nil {
+				return
+			}
+			c.send(codec.AppendAck(nil, codec.TypePubcomp, ack.PacketID, 0, c.v))
+		case codec.TypePubrec:
+			if ack.Decode(h, body, c.v) != nil {
+				return
+			}
+			c.send(codec.AppendAck(nil, codec.TypePubrel, ack.PacketID, 0, c.v))
+		case codec.TypePingreq:
+			c.send(codec.AppendPingresp(nil))
+		case codec.TypeDisconnect:
+			return
+		}
+		br.Discard(h.Len())
+	}
+}
+
+// forward sends a PUBLISH to every matching subscriber, applying the misbehaviour knobs.
+func (f *fakeBroker) forward(p *codec.Publish) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for i, s := range f.subs {
+		if !fakeMatch(f.filters[i], string(p.Topic)) {
+			continue
+		}
+		f.n++
+		out := *p
+		out.Dup = false
+		if out.QoS > 0 {
+			s.id = s.id%65535 + 1
+			out.PacketID = s.id
+		}
+		pkt := out.Append(nil, s.v)
+		switch {
+		case f.dropEvery > 0 && f.n%f.dropEvery == 0:
+			continue
+		case f.reorderEvery > 0 && f.n%f.reorderEvery == 0:
+			f.held = &heldMsg{to: s, pkt: pkt}
+			continue
+		}
+		s.send(pkt)
+		if f.dupEvery > 0 && f.n%f.dupEvery == 0 {
+			s.send(pkt)
+		}
+		if f.held != nil {
+			f.held.to.send(f.held.pkt)
+			f.held = nil
+		}
+	}
+}
+
+// fakeMatch matches a topic against a filter with + and # (no $ rules: the test topics have none).
+func fakeMatch(filter, topic string) bool {
+	fl, tl := strings.Split(filter, "/"), strings.Split(topic, "/")
+	for i, f := range fl {
+		if f == "#" {
+			return true
+		}
+		if i >= len(tl) || (f != "+" && f != tl[i]) {
+			return false
+		}
+	}
+	return len(fl) == len(tl)
+}
