@@ -81,7 +81,7 @@ func WriteHTML(w io.Writer, groups []RunGroup) error {
 			}
 		}
 		for _, r := range g.Results[1:] {
-			row := []string{"÷ " + g.Results[0].Name + " (" + r.Name + ")"}
+			row := []string{r.Name + " ÷ " + g.Results[0].Name}
 			for _, c := range cols {
 				row = append(row, ratio(c, r, g.Results[0]))
 			}

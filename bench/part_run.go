@@ -74,20 +74,22 @@ func (p *part) runPublisher(ctx context.Context, i int, r role) error {
 		if seq&1023 == 0 && ctx.Err() != nil {
 			break
 		}
-		if interval > 0 {
-			if next := start.Add(time.Duration(float64(seq) * interval)); next.After(now) {
-				if err = c.flush(); err != nil {
-					break
-				}
-				time.Sleep(next.Sub(now))
-				now = time.Now()
-			}
-		}
 		setStamp(payload, seq, now.UnixNano())
 		if err = c.publish(topic, p.spec.QoS, false, payload); err != nil {
 			break
 		}
 		p.sentBy[i].Add(1)
+		if interval > 0 {
+			// Paced: flush before waiting for the next slot, so a message never waits in the buffer
+			// and its latency is the broker's alone. Unpaced, the buffer flushes when full.
+			next := start.Add(time.Duration(float64(seq+1) * interval))
+			if wait := time.Until(next); wait > 0 {
+				if err = c.flush(); err != nil {
+					break
+				}
+				time.Sleep(wait)
+			}
+		}
 	}
 	if err == nil {
 		err = c.flush()

@@ -139,7 +139,7 @@ func WriteTable(w io.Writer, rs []*Result) error {
 		fmt.Fprintln(tw, strings.Join(row, "\t")+"\t")
 	}
 	for _, r := range rs[1:] {
-		row := []string{"÷ " + rs[0].Name}
+		row := []string{r.Name + " ÷ " + rs[0].Name}
 		for _, c := range cols {
 			row = append(row, ratio(c, r, rs[0]))
 		}

@@ -246,7 +246,7 @@ func TestWriteTableRatios(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := b.String()
-	for _, want := range []string{"loopmq", "mosquitto", "200.0k", "÷ loopmq", "0.50x", "2.00x"} {
+	for _, want := range []string{"loopmq", "mosquitto", "200.0k", "mosquitto ÷ loopmq", "0.50x", "2.00x"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("table lacks %q:\n%s", want, out)
 		}
@@ -307,7 +307,7 @@ func TestCompareCLI(t *testing.T) {
 	}
 	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
 	if len(lines) != 4 || !strings.Contains(lines[1], "good") || !strings.Contains(lines[2], "lossy") ||
-		!strings.Contains(lines[3], "÷ good") {
+		!strings.Contains(lines[3], "lossy ÷ good") {
 		t.Fatalf("table:\n%s", out.String())
 	}
 	// lossy row: 200 sent, 100 received, 100 lost.
