@@ -98,9 +98,17 @@ func sourceFor(spec Spec, index int) net.IP {
 	return ip
 }
 
+// maxErrKinds bounds the distinct error messages kept: thousands of failing connections must not
+// turn into thousands of lines (their messages differ in addresses).
+const maxErrKinds = 20
+
 func (p *part) noteErr(err error) {
+	msg := err.Error()
 	p.errMu.Lock()
-	p.errs[err.Error()]++
+	if _, ok := p.errs[msg]; !ok && len(p.errs) >= maxErrKinds {
+		msg = "other errors"
+	}
+	p.errs[msg]++
 	p.errMu.Unlock()
 }
 

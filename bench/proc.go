@@ -9,8 +9,10 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"os/signal"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -74,7 +76,10 @@ func WorkerMain(in io.Reader, out io.Writer) error {
 			}
 		}
 	}()
-	ctx := context.Background()
+	// The coordinator's Ctrl-C reaches the whole process group, and the coordinator forwards
+	// SIGTERM as SIGINT: either ends the current phase early, and the run still reports.
+	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer cancel()
 	for {
 		var c workerCmd
 		if err := dec.Decode(&c); err != nil {
@@ -91,7 +96,7 @@ func WorkerMain(in io.Reader, out io.Writer) error {
 		case "publish":
 			m.Sent, err = p.publish(ctx)
 		case "drain":
-			p.drain(ctx, c.Sent)
+			p.drain(context.WithoutCancel(ctx), c.Sent) // bounded by Drain; runs after an interrupt too
 		case "result":
 			m.Result = p.result()
 		case "close":
@@ -170,16 +175,24 @@ func (w *procWorker) call(ctx context.Context, c workerCmd) (workerMsg, error) {
 	if err := w.enc.Encode(c); err != nil {
 		return workerMsg{}, fmt.Errorf("worker: %w", err)
 	}
-	select {
-	case m := <-w.replies:
-		if m.Err != "" {
-			return m, errors.New(m.Err)
+	done := ctx.Done()
+	var giveUp <-chan time.Time
+	for {
+		select {
+		case m := <-w.replies:
+			if m.Err != "" {
+				return m, errors.New(m.Err)
+			}
+			return m, nil
+		case <-w.exited:
+			return workerMsg{}, errors.New("worker process exited")
+		case <-done:
+			// Interrupted: tell the worker to cut the phase short, and still take its answer.
+			w.cmd.Process.Signal(os.Interrupt)
+			done, giveUp = nil, time.After(30*time.Second)
+		case <-giveUp:
+			return workerMsg{}, ctx.Err()
 		}
-		return m, nil
-	case <-w.exited:
-		return workerMsg{}, errors.New("worker process exited")
-	case <-ctx.Done():
-		return workerMsg{}, ctx.Err()
 	}
 }
 

@@ -89,8 +89,11 @@ func Run(ctx context.Context, spec Spec, status io.Writer) (*Result, error) {
 	}); err != nil {
 		return nil, fmt.Errorf("publishing: %w", err)
 	}
+	interrupted := ctx.Err() != nil // publishing was cut short; what happened so far still reports
 	mon.setPhase("drain")
-	if err := each(workers, func(w worker) error { return w.drain(ctx, sent) }); err != nil {
+	// Drain even after an interrupt (it is bounded by Drain), so messages in flight are not lost.
+	dctx := context.WithoutCancel(ctx)
+	if err := each(workers, func(w worker) error { return w.drain(dctx, sent) }); err != nil {
 		return nil, fmt.Errorf("draining: %w", err)
 	}
 	parts := make([]*PartResult, len(workers))
@@ -106,6 +109,9 @@ func Run(ctx context.Context, spec Spec, status io.Writer) (*Result, error) {
 	r.Workers = n
 	r.Series = mon.series()
 	r.Memory = mon.memory()
+	if interrupted {
+		r.Errors = append(r.Errors, "interrupted while publishing: figures cover the part that ran")
+	}
 	return r, nil
 }
 
