@@ -53,7 +53,7 @@ func (cl *client) handleConnect(h codec.FixedHeader, body []byte) {
 	}
 	s := l.s
 	if cl.refused {
-		cl.refuse(codec.ServerUnavailable, "too many connections")
+		cl.refuse(codec.QuotaExceeded, "too many connections")
 		return
 	}
 	if s.stopping.Load() {
@@ -135,9 +135,9 @@ func (cl *client) handleConnect(h codec.FixedHeader, body []byte) {
 			cl.maxOut = p.Props.MaximumPacketSize
 		}
 		cl.aliasMaxOut = p.Props.TopicAliasMaximum
-		if p.Props.Has(codec.PropRequestProblemInfo) {
-			cl.problemInfo = p.Props.RequestProblemInfo == 1
-		}
+		// Reason strings only for clients that ask for them explicitly, so the default answer is the
+		// shortest one [MQTT-3.1.2-29 allows them by default; sending none is always allowed].
+		cl.problemInfo = p.Props.Has(codec.PropRequestProblemInfo) && p.Props.RequestProblemInfo == 1
 		cl.expiry = p.Props.SessionExpiry
 	} else if !p.CleanStart {
 		cl.expiry = neverExpire
@@ -269,6 +269,7 @@ func (l *loop) handoff(s *session) {
 	}
 	target := claim.l
 	s.owner.Store(target)
+	s.adopting = claim
 	// Posted under the lock so a later claimant's handoff reaches the target after this adopt.
 	if target == l {
 		sh.mu.Unlock()
@@ -292,8 +293,15 @@ func (cl *client) retryClaim(id string) {
 // adopt attaches a session handed over from another connection, on the claimant's loop.
 func (cl *client) adopt(s *session) {
 	l := cl.l
-	if s.owner.Load() != l {
-		// A newer claimant won in between; it received the session instead.
+	sh := l.s.sessions.shard([]byte(s.id))
+	sh.mu.Lock()
+	mine := s.adopting == cl && s.owner.Load() == l
+	if mine {
+		s.adopting = nil
+	}
+	sh.mu.Unlock()
+	if !mine {
+		// A newer claimant was handed the session in between and has it now.
 		cl.supersede()
 		return
 	}
@@ -303,7 +311,10 @@ func (cl *client) adopt(s *session) {
 		return
 	}
 	cl.attach(s, true)
-	cl.resumeInput()
+	if !cl.inTraffic {
+		// Inside OnTraffic (a same-loop handoff) the read loop that handled CONNECT simply continues.
+		cl.resumeInput()
+	}
 }
 
 // attach binds a client to its session, sends CONNACK and resumes the session's message flow.
@@ -334,12 +345,12 @@ func (cl *client) attach(s *session, present bool) {
 }
 
 func (cl *client) armKeepAlive() {
-	cl.lastSeen = cl.l.wheel.now
+	cl.lastSeen = cl.l.s.tickNow()
 	if cl.keepAlive == 0 {
 		cl.t.stop()
 		return
 	}
-	cl.l.wheel.schedule(&cl.t, cl.lastSeen+int64(cl.keepAlive)*15)
+	cl.l.wheel.schedule(&cl.t, cl.lastSeen+int64(cl.keepAlive)*15+1)
 }
 
 // sendConnack writes CONNACK with session present and, for MQTT 5, the broker's limits [MQTT-3.2.2].

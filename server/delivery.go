@@ -215,14 +215,15 @@ func (cl *client) sendPublish(m *message, qos byte, retain bool, packetID uint16
 			sh.hasExp = true
 			sh.expiry = m.remainingExpiry(l.wheel.now)
 		}
-		if cl.aliasMaxOut > 0 {
-			cl.outboundAlias(m.topic, &sh)
+	}
+	if cl.maxOut > 0 {
+		if size, _ := publishLen(m, cl.version, &sh); uint32(size) > cl.maxOut {
+			l.stats.droppedTooLarge.Add(1)
+			return false
 		}
 	}
-	size, _ := publishLen(m, cl.version, &sh)
-	if cl.maxOut > 0 && uint32(size) > cl.maxOut {
-		l.stats.droppedTooLarge.Add(1)
-		return false
+	if cl.aliasMaxOut > 0 {
+		cl.outboundAlias(m.topic, &sh) // only makes the packet smaller
 	}
 	cl.write(appendPublish(cl.buf(), m, cl.version, &sh))
 	l.stats.msgsOut.Add(1)
