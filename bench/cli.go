@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -36,6 +37,7 @@ usage:
   mqbench SCENARIO [flags]                       run one scenario against -url
   mqbench compare -targets a=URL,b=URL SCENARIO [flags]
                                                  run it against each target in turn, print ratios
+  mqbench report [-md] [-html FILE] RESULTS.jsonl  tables (text or Markdown) and an HTML page from -json output
 scenarios:
   conn      open -n connections at -rate per second, hold them for -duration
   pub       -pubs publishers for -duration or -count messages (pair with sub elsewhere)
@@ -54,6 +56,9 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "help" || args[0] == "--help" {
 		fmt.Fprint(stderr, usage)
 		return 2
+	}
+	if args[0] == "report" {
+		return reportMain(args[1:], stdout, stderr)
 	}
 	compare := args[0] == "compare"
 	var cmpFlags *flag.FlagSet
@@ -291,4 +296,61 @@ func describe(s *Spec) string {
 		fmt.Fprintf(&b, ", %v", s.Duration)
 	}
 	return b.String()
+}
+
+// reportMain renders results saved with -json: a table per group, or Markdown, and optionally HTML.
+func reportMain(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("report", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	md := fs.Bool("md", false, "print Markdown tables")
+	html := fs.String("html", "", "write a self-contained HTML report to this file")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	var rs []*Result
+	for _, path := range fs.Args() {
+		f, err := os.Open(path)
+		if err != nil {
+			fmt.Fprintln(stderr, err)
+			return 1
+		}
+		dec := json.NewDecoder(f)
+		for {
+			var r Result
+			if err := dec.Decode(&r); err == io.EOF {
+				break
+			} else if err != nil {
+				fmt.Fprintf(stderr, "%s: %v\n", path, err)
+				f.Close()
+				return 1
+			}
+			rs = append(rs, &r)
+		}
+		f.Close()
+	}
+	if len(rs) == 0 {
+		fmt.Fprintln(stderr, "report: no results (give files written with -json)")
+		return 2
+	}
+	groups := Groups(rs)
+	for _, g := range groups {
+		fmt.Fprintf(stdout, "\n%s\n\n", g.Title)
+		var err error
+		if *md {
+			err = WriteMarkdown(stdout, g.Results)
+		} else {
+			err = WriteTable(stdout, g.Results)
+		}
+		if err != nil {
+			fmt.Fprintln(stderr, err)
+			return 1
+		}
+	}
+	if *html != "" {
+		if err := writeHTMLFile(*html, groups); err != nil {
+			fmt.Fprintln(stderr, err)
+			return 1
+		}
+	}
+	return 0
 }

@@ -186,3 +186,65 @@ func Ratios(rs []*Result) []map[string]float64 {
 	}
 	return out
 }
+
+// WriteMarkdown writes the results as a Markdown table with ratio rows, as BENCHMARKS.md quotes them.
+func WriteMarkdown(w io.Writer, rs []*Result) error {
+	if len(rs) == 0 {
+		return nil
+	}
+	cols := columnsFor(rs[0].Scenario)
+	row := func(cells []string) {
+		fmt.Fprintf(w, "| %s |\n", strings.Join(cells, " | "))
+	}
+	heads := []string{"target"}
+	for _, c := range cols {
+		heads = append(heads, c.head)
+	}
+	row(heads)
+	seps := make([]string, len(heads))
+	for i := range seps {
+		seps[i] = "---:"
+	}
+	seps[0] = "---"
+	row(seps)
+	for _, r := range rs {
+		cells := []string{r.Name}
+		for _, c := range cols {
+			cells = append(cells, c.val(r))
+		}
+		row(cells)
+	}
+	for _, r := range rs[1:] {
+		cells := []string{r.Name + " ÷ " + rs[0].Name}
+		for _, c := range cols {
+			cells = append(cells, ratio(c, r, rs[0]))
+		}
+		row(cells)
+	}
+	return nil
+}
+
+// Groups splits results, as read back from JSON lines, into runs of one scenario and shape: a new
+// group starts where the scenario or its description changes, or a target name repeats.
+func Groups(rs []*Result) []RunGroup {
+	var out []RunGroup
+	for _, r := range rs {
+		title := fmt.Sprintf("%s: %s", r.Scenario, describe(&r.Spec))
+		n := len(out)
+		if n == 0 || out[n-1].Title != title || hasName(out[n-1].Results, r.Name) {
+			out = append(out, RunGroup{Title: title})
+			n++
+		}
+		out[n-1].Results = append(out[n-1].Results, r)
+	}
+	return out
+}
+
+func hasName(rs []*Result, name string) bool {
+	for _, r := range rs {
+		if r.Name == name {
+			return true
+		}
+	}
+	return false
+}
