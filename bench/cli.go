@@ -28,6 +28,7 @@ type cliOptions struct {
 	pin     string
 	targets string
 	pids    string
+	metrics string
 	pause   time.Duration
 }
 
@@ -68,6 +69,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		cmpFlags.SetOutput(stderr)
 		cmpFlags.StringVar(&opts.targets, "targets", "", "targets as name=URL,name=URL (the first is the baseline)")
 		cmpFlags.StringVar(&opts.pids, "pids", "", "broker pids for memory sampling as name=PID,name=PID")
+		cmpFlags.StringVar(&opts.metrics, "metrics-urls", "", "broker metrics URLs for Go heap sampling as name=URL,name=URL")
 		cmpFlags.DurationVar(&opts.pause, "pause", 2*time.Second, "pause between targets")
 		if err := cmpFlags.Parse(args[1:]); err != nil {
 			return 2
@@ -122,12 +124,22 @@ func Main(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintln(stderr, err)
 			return 2
 		}
+		metrics, err := parsePairs(opts.metrics)
+		if err != nil {
+			fmt.Fprintln(stderr, err)
+			return 2
+		}
 		for _, t := range targets {
 			s := spec
 			s.Name, s.URLs = t[0], strings.Split(t[1], "+")
 			for _, p := range pids {
 				if p[0] == t[0] {
 					s.PID, _ = strconv.Atoi(p[1])
+				}
+			}
+			for _, m := range metrics {
+				if m[0] == t[0] {
+					s.Metrics = m[1]
 				}
 			}
 			specs = append(specs, s)

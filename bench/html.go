@@ -124,10 +124,14 @@ func charts(rs []*Result) []string {
 		conns = append(conns, c)
 	}
 	scen := rs[0].Scenario
-	if scen != ScenarioConn && scen != ScenarioRetained {
+	hasSeries := false
+	for _, r := range rs {
+		hasSeries = hasSeries || len(r.Series) > 1
+	}
+	if scen != ScenarioConn && scen != ScenarioRetained && hasSeries {
 		out = append(out, lineChart("Throughput over time", "seconds", "messages/s", tput))
 	}
-	if scen == ScenarioConn {
+	if scen == ScenarioConn && hasSeries {
 		out = append(out, lineChart("Open connections over time", "seconds", "connections", conns))
 	}
 	lat := func(f func(r *Result) Percentiles) [][]float64 {
