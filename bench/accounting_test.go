@@ -82,9 +82,40 @@ func TestAccountingAgainstMisbehavingBroker(t *testing.T) {
 				t.Errorf("received/lost/dup/ooo = %d/%d/%d/%d, want %d/%d/%d/%d (errors %v)",
 					r.Received, r.Lost, r.Duplicated, r.OutOfOrder, tt.got, tt.lost, tt.dups, tt.ooo, r.Errors)
 			}
+			if bad := f.errors(); len(bad) > 0 {
+				t.Errorf("the client sent packets that do not parse: %v", bad)
+			}
 			if r.Latency.Count != r.Unique {
 				t.Errorf("latency samples = %d, want one per unique message (%d)", r.Latency.Count, r.Unique)
 			}
 		})
+	}
+}
+
+// TestUnpacedStreamIsWellFormed floods the fake broker with unpaced publishes of several sizes (so
+// packets straddle the 16 KiB write buffer and the reader's buffer) and checks that every byte the
+// client wrote parses and every message arrives.
+func TestUnpacedStreamIsWellFormed(t *testing.T) {
+	for _, tc := range []struct {
+		size int
+		qos  byte
+		v    byte
+	}{{1024, 0, 4}, {1024, 1, 5}, {5000, 0, 5}, {40000, 2, 4}} {
+		f := &fakeBroker{}
+		sp := quickSpec(ScenarioP2P, startFakeBroker(t, f))
+		sp.Publishers, sp.Count, sp.Duration, sp.PayloadSize, sp.QoS, sp.Version = 3, 2000, 0, tc.size, tc.qos, tc.v
+		sp.Drain = 5 * time.Second
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		r, err := Run(ctx, sp, nil)
+		cancel()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if bad := f.errors(); len(bad) > 0 {
+			t.Errorf("size %d: the client sent packets that do not parse: %v", tc.size, bad)
+		}
+		if r.Unique != 6000 || r.Lost != 0 || len(r.Errors) > 0 {
+			t.Errorf("size %d qos %d: unique %d lost %d errors %v", tc.size, tc.qos, r.Unique, r.Lost, r.Errors)
+		}
 	}
 }

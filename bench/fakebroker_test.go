@@ -2,6 +2,7 @@ package bench
 
 import (
 	"bufio"
+	"io"
 	"net"
 	"strings"
 	"sync"
@@ -19,7 +20,8 @@ type fakeBroker struct {
 	reorderEvery int // hold every k-th forward and send it after the next one
 
 	mu      sync.Mutex
-	n       int // forwards so far
+	bad     []error // packets that did not parse: the client broke the protocol
+	n       int     // forwards so far
 	held    *heldMsg
 	subs    []*fakeConn
 	filters []string
@@ -81,7 +83,7 @@ func startFakeBroker(t *testing.T, f *fakeBroker) string {
 
 func (f *fakeBroker) serve(nc net.Conn) {
 	defer nc.Close()
-	br := bufio.NewReader(nc)
+	br := bufio.NewReaderSize(nc, 1<<20) // whole packets of the largest test payloads
 	c := &fakeConn{c: nc}
 	var (
 		conn codec.Connect
@@ -102,18 +104,23 @@ func (f *fakeBroker) serve(nc net.Conn) {
 			}
 		}
 		if err != nil {
+			if err != io.EOF {
+				f.fail(err)
+			}
 			return
 		}
 		body := b[h.Size:h.Len()]
 		switch h.Type {
 		case codec.TypeConnect:
-			if conn.Decode(h, body, 0) != nil {
+			if err := conn.Decode(h, body, 0); err != nil {
+				f.fail(err)
 				return
 			}
 			c.v = conn.Version
 			c.send((&codec.Connack{}).Append(nil, c.v))
 		case codec.TypeSubscribe:
-			if sub.Decode(h, body, c.v) != nil {
+			if err := sub.Decode(h, body, c.v); err != nil {
+				f.fail(err)
 				return
 			}
 			f.mu.Lock()
@@ -122,7 +129,8 @@ func (f *fakeBroker) serve(nc net.Conn) {
 			f.mu.Unlock()
 			c.send((&codec.Suback{PacketID: sub.PacketID, Reasons: []codec.ReasonCode{codec.ReasonCode(sub.Subs[0].QoS)}}).Append(nil, c.v))
 		case codec.TypePublish:
-			if pub.Decode(h, body, c.v) != nil {
+			if err := pub.Decode(h, body, c.v); err != nil {
+				f.fail(err)
 				return
 			}
 			f.forward(&pub)
@@ -133,12 +141,14 @@ func (f *fakeBroker) serve(nc net.Conn) {
 				c.send(codec.AppendAck(nil, codec.TypePubrec, pub.PacketID, 0, c.v))
 			}
 		case codec.TypePubrel:
-			if ack.Decode(h, body, c.v) != nil {
+			if err := ack.Decode(h, body, c.v); err != nil {
+				f.fail(err)
 				return
 			}
 			c.send(codec.AppendAck(nil, codec.TypePubcomp, ack.PacketID, 0, c.v))
 		case codec.TypePubrec:
-			if ack.Decode(h, body, c.v) != nil {
+			if err := ack.Decode(h, body, c.v); err != nil {
+				f.fail(err)
 				return
 			}
 			c.send(codec.AppendAck(nil, codec.TypePubrel, ack.PacketID, 0, c.v))
@@ -149,6 +159,18 @@ func (f *fakeBroker) serve(nc net.Conn) {
 		}
 		br.Discard(h.Len())
 	}
+}
+
+func (f *fakeBroker) fail(err error) {
+	f.mu.Lock()
+	f.bad = append(f.bad, err)
+	f.mu.Unlock()
+}
+
+func (f *fakeBroker) errors() []error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]error(nil), f.bad...)
 }
 
 // forward sends a PUBLISH to every matching subscriber, applying the misbehaviour knobs.
