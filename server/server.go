@@ -31,7 +31,7 @@ type Server struct {
 	auth Authenticator
 
 	index    *topic.Index
-	retained *retainedStore[*message]
+	retained *topic.Retained[*message]
 	sessions sessionTable
 	subs     subscriberTable
 
@@ -63,7 +63,9 @@ type Server struct {
 	// newWSLayer creates the WebSocket transport of a connection that sent "GET "; nil refuses such connections.
 	// It is the seam where server/ws plugs in.
 	newWSLayer func(cl *client, writeRaw func([]byte)) transportLayer
-	lastSys    atomic.Int64 // unix nano of the last $SYS publication
+
+	authPool chan authJob // set when the Authenticator may block
+	lastSys  atomic.Int64 // unix nano of the last $SYS publication
 }
 
 // New validates opts and builds a Server; call Start to listen.
@@ -76,7 +78,7 @@ func New(opts Options) (*Server, error) {
 		log:      opts.Logger,
 		auth:     opts.Authenticator,
 		index:    topic.New(),
-		retained: newRetainedStore[*message](),
+		retained: topic.NewRetained[*message](),
 		engErr:   make(chan error, 1),
 	}
 	if s.log == nil {
@@ -84,6 +86,9 @@ func New(opts Options) (*Server, error) {
 	}
 	if s.auth == nil {
 		s.auth = AllowAll{}
+	}
+	if ba, ok := s.auth.(BlockingAuthenticator); ok {
+		s.startAuthPool(ba)
 	}
 	s.sessions.init()
 	s.subs.init()
@@ -199,6 +204,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 			}
 		case <-ctx.Done():
 			err = ctx.Err()
+		}
+		if s.authPool != nil {
+			close(s.authPool)
 		}
 		s.log.Info("loopmq stopped")
 	})
