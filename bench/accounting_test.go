@@ -92,6 +92,21 @@ func TestAccountingAgainstMisbehavingBroker(t *testing.T) {
 	}
 }
 
+// TestRefusedPublishes checks that MQTT 5 PUBACKs with an error reason count as refused, not acked,
+// and that the refused messages, which the broker did not take, are not reported as lost.
+func TestRefusedPublishes(t *testing.T) {
+	f := &fakeBroker{refuseEvery: 4}
+	sp := quickSpec(ScenarioP2P, startFakeBroker(t, f))
+	sp.Publishers, sp.Count, sp.Duration, sp.QoS, sp.Version = 1, 400, 0, 1, 5
+	r, err := Run(context.Background(), sp, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Sent != 400 || r.Acked != 300 || r.Refused != 100 || r.Unique != 300 || r.Lost != 0 {
+		t.Errorf("sent %d acked %d refused %d unique %d lost %d", r.Sent, r.Acked, r.Refused, r.Unique, r.Lost)
+	}
+}
+
 // TestUnpacedStreamIsWellFormed floods the fake broker with unpaced publishes of several sizes (so
 // packets straddle the 16 KiB write buffer and the reader's buffer) and checks that every byte the
 // client wrote parses and every message arrives.

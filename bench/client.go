@@ -49,6 +49,7 @@ type client struct {
 	ids         chan uint16
 	outstanding []atomic.Bool
 	acked       atomic.Int64
+	refused     atomic.Int64 // MQTT 5 PUBACK/PUBREC with a reason code >= 0x80
 	badAcks     atomic.Int64 // acks for ids not in flight: a broker bug worth reporting
 
 	suback chan []codec.ReasonCode

@@ -67,12 +67,12 @@ func (c *client) handle(h codec.FixedHeader, body []byte) (wrote bool, err error
 			return true, c.answer(codec.TypePubcomp, c.ack.PacketID)
 		case codec.TypePubrec:
 			if c.ack.Reason >= 0x80 { // v5: the broker refused the message; the exchange ends here
-				c.release(c.ack.PacketID)
+				c.release(c.ack.PacketID, true)
 				return false, nil
 			}
 			return true, c.answer(codec.TypePubrel, c.ack.PacketID)
 		}
-		c.release(c.ack.PacketID)
+		c.release(c.ack.PacketID, c.ack.Reason >= 0x80)
 	case codec.TypeSuback:
 		if err := c.sack.Decode(h, body, v); err != nil {
 			return false, fmt.Errorf("SUBACK from broker: %w", err)
@@ -102,13 +102,18 @@ func (c *client) answer(t codec.Type, id uint16) error {
 	return err
 }
 
-// release returns a packet id to the publisher once its exchange is complete.
-func (c *client) release(id uint16) {
+// release returns a packet id to the publisher once its exchange is complete; refused says the
+// broker answered with an error reason code (MQTT 5), so the message was not accepted.
+func (c *client) release(id uint16, refused bool) {
 	if int(id) >= len(c.outstanding) || !c.outstanding[id].CompareAndSwap(true, false) {
 		c.badAcks.Add(1)
 		return
 	}
-	c.acked.Add(1)
+	if refused {
+		c.refused.Add(1)
+	} else {
+		c.acked.Add(1)
+	}
 	c.ids <- id
 }
 

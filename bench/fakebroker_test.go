@@ -18,10 +18,12 @@ type fakeBroker struct {
 	dropEvery    int // drop every k-th forward
 	dupEvery     int // send every k-th forward twice
 	reorderEvery int // hold every k-th forward and send it after the next one
+	refuseEvery  int // answer every k-th inbound QoS 1 PUBLISH with PUBACK 0x97 and drop it (MQTT 5)
 
 	mu      sync.Mutex
 	bad     []error // packets that did not parse: the client broke the protocol
 	n       int     // forwards so far
+	in      int     // inbound QoS 1 publishes so far
 	held    *heldMsg
 	subs    []*fakeConn
 	filters []string
@@ -133,6 +135,10 @@ func (f *fakeBroker) serve(nc net.Conn) {
 				f.fail(err)
 				return
 			}
+			if pub.QoS == 1 && f.refuse() {
+				c.send(codec.AppendAck(nil, codec.TypePuback, pub.PacketID, codec.QuotaExceeded, c.v))
+				break
+			}
 			f.forward(&pub)
 			switch pub.QoS {
 			case 1:
@@ -159,6 +165,14 @@ func (f *fakeBroker) serve(nc net.Conn) {
 		}
 		br.Discard(h.Len())
 	}
+}
+
+// refuse counts an inbound QoS 1 publish and reports whether to refuse it.
+func (f *fakeBroker) refuse() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.in++
+	return f.refuseEvery > 0 && f.in%f.refuseEvery == 0
 }
 
 func (f *fakeBroker) fail(err error) {

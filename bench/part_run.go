@@ -10,7 +10,7 @@ import (
 
 // publish runs the publish phase: publishers publish for Duration or Count messages each and wait for
 // their acknowledgements (bounded by Drain); conn holds its connections for Duration; sub listens for
-// Duration. It returns how many messages each publisher number sent.
+// Duration. It returns how many messages of each publisher number the broker accepted.
 func (p *part) publish(ctx context.Context) (map[int]int64, error) {
 	p.times.PublishStart = time.Now().UnixNano()
 	defer func() { p.times.PublishEnd = time.Now().UnixNano() }()
@@ -38,14 +38,20 @@ func (p *part) publish(ctx context.Context) (map[int]int64, error) {
 		}()
 	}
 	wg.Wait()
-	return p.sentMap(), nil
+	return p.sentMap(true), nil
 }
 
-func (p *part) sentMap() map[int]int64 {
+// sentMap returns what each publisher number sent; with accepted, minus what the broker refused
+// (MQTT 5 error reason codes), which is what subscribers can expect to receive.
+func (p *part) sentMap(accepted bool) map[int]int64 {
 	sent := make(map[int]int64)
 	for i, r := range p.roles {
 		if r.kind == rolePub {
-			sent[r.pub+p.spec.PubOffset] = p.sentBy[i].Load()
+			n := p.sentBy[i].Load()
+			if c := p.clients[i].Load(); accepted && c != nil {
+				n -= c.refused.Load()
+			}
+			sent[r.pub+p.spec.PubOffset] = n
 		}
 	}
 	return sent
@@ -208,7 +214,8 @@ func (p *part) result() *PartResult {
 		Times:       p.times,
 		Connected:   p.connected.Load(),
 		ConnFailed:  p.connFailed.Load(),
-		Sent:        p.sentMap(),
+		Sent:        p.sentMap(false),
+		Accepted:    p.sentMap(true),
 		Latency:     p.lat,
 		ConnLatency: p.connLat,
 		LastRecv:    p.lastRecv.Load(),
@@ -233,6 +240,7 @@ func (p *part) result() *PartResult {
 			continue
 		}
 		r.Acked += c.acked.Load()
+		r.Refused += c.refused.Load()
 		r.BadAcks += c.badAcks.Load()
 		select {
 		case <-c.done:

@@ -149,6 +149,12 @@ func WriteTable(w io.Writer, rs []*Result) error {
 		return err
 	}
 	for _, r := range rs {
+		if r.Refused > 0 {
+			fmt.Fprintf(w, "%s: %d publishes refused by the broker (MQTT 5 reason code >= 0x80)\n", r.Name, r.Refused)
+		}
+		if r.BadAcks > 0 {
+			fmt.Fprintf(w, "%s: %d acknowledgements for packet ids not in flight\n", r.Name, r.BadAcks)
+		}
 		for _, e := range r.Errors {
 			fmt.Fprintf(w, "%s: %s\n", r.Name, e)
 		}

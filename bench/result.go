@@ -29,7 +29,9 @@ type PartResult struct {
 	ConnFailed  int64           `json:"conn_failed"`
 	Dropped     int64           `json:"dropped"`
 	Sent        map[int]int64   `json:"sent"`
+	Accepted    map[int]int64   `json:"accepted"` // sent minus refused, per publisher
 	Acked       int64           `json:"acked"`
+	Refused     int64           `json:"refused"`
 	BadAcks     int64           `json:"bad_acks"`
 	Received    int64           `json:"received"`
 	Foreign     int64           `json:"foreign"`
@@ -60,6 +62,7 @@ type Result struct {
 
 	Sent       int64   `json:"sent"`
 	Acked      int64   `json:"acked"`    // PUBACK (QoS 1) or PUBCOMP (QoS 2) received
+	Refused    int64   `json:"refused"`  // MQTT 5 PUBACK/PUBREC with an error reason code
 	Received   int64   `json:"received"` // deliveries, duplicates included
 	Unique     int64   `json:"unique"`
 	Lost       int64   `json:"lost"`
@@ -116,13 +119,16 @@ func merge(spec Spec, parts []*PartResult) *Result {
 		r.ConnectFailures += p.ConnFailed
 		r.Dropped += p.Dropped
 		r.Acked += p.Acked
+		r.Refused += p.Refused
 		r.BadAcks += p.BadAcks
 		r.Received += p.Received
 		r.Foreign += p.Foreign
 		r.OutOfOrder += p.OutOfOrder
-		for k, v := range p.Sent {
-			sent[k] += v
+		for _, v := range p.Sent {
 			r.Sent += v
+		}
+		for k, v := range p.Accepted {
+			sent[k] += v
 		}
 		groups = append(groups, p.Groups...)
 		lat.Merge(p.Latency)
