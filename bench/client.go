@@ -172,7 +172,7 @@ func (c *client) publish(topic []byte, qos byte, retain bool, payload []byte) er
 	}
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
-	c.out = codec.Publish{QoS: qos, Retain: retain, Topic: topic, PacketID: id, Payload: payload}
+	c.out.QoS, c.out.Retain, c.out.Topic, c.out.PacketID, c.out.Payload = qos, retain, topic, id, payload
 	if _, err := c.w.Write(c.out.Append(c.w.AvailableBuffer(), c.cfg.version)); err != nil {
 		return err
 	}

@@ -2,7 +2,6 @@ package bench
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"sort"
@@ -290,6 +289,3 @@ func (p *part) close() {
 	}
 	wg.Wait()
 }
-
-// errStopped reports a publisher stopped by its connection ending.
-var errStopped = errors.New("publisher stopped")
