@@ -148,7 +148,12 @@ func charts(rs []*Result) []string {
 		return v
 	}
 	cats := []string{"p50", "p90", "p99", "p99.9"}
-	msFmt := func(v float64) string { return fmt.Sprintf("%.3g", v) }
+	msFmt := func(v float64) string {
+		if v >= 100 {
+			return fmt.Sprintf("%.0f", v)
+		}
+		return fmt.Sprintf("%.3g", v)
+	}
 	if scen == ScenarioConn {
 		out = append(out, barChart("Connect latency percentiles", "ms", cats, names,
 			lat(func(r *Result) Percentiles { return r.ConnectLatency }), msFmt))
