@@ -134,3 +134,37 @@ func TestUnpacedStreamIsWellFormed(t *testing.T) {
 		}
 	}
 }
+
+// TestDistributedPubSub runs sub and pub as separate runs sharing a run id, as on two machines: the
+// subscribers know nothing of the publishers, so they count gaps below the highest sequence number.
+func TestDistributedPubSub(t *testing.T) {
+	f := &fakeBroker{dropEvery: 5}
+	url := startFakeBroker(t, f)
+	sub := quickSpec(ScenarioSub, url)
+	sub.RunID, sub.Subscribers, sub.Duration = "shared-run", 1, 1500*time.Millisecond
+	type out struct {
+		r   *Result
+		err error
+	}
+	done := make(chan out)
+	go func() {
+		r, err := Run(context.Background(), sub, nil)
+		done <- out{r, err}
+	}()
+	time.Sleep(300 * time.Millisecond) // subscribed before anyone publishes
+	pub := quickSpec(ScenarioPub, url)
+	pub.RunID, pub.Publishers, pub.Count, pub.Duration, pub.Rate = "shared-run", 1, 201, 0, 2000
+	pr, err := Run(context.Background(), pub, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := <-done
+	if o.err != nil {
+		t.Fatal(o.err)
+	}
+	// 201 forwards, every 5th dropped: 40 lost, all below the last message (201 is not a multiple of
+	// 5), so all are gaps the subscriber can see.
+	if pr.Sent != 201 || o.r.Unique != 161 || o.r.Lost != 40 || len(o.r.Errors) > 0 {
+		t.Errorf("pub sent %d; sub unique %d lost %d errors %v", pr.Sent, o.r.Unique, o.r.Lost, o.r.Errors)
+	}
+}

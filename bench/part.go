@@ -118,7 +118,7 @@ func (p *part) config(r role) clientConfig {
 		target:    t,
 		src:       p.src,
 		version:   codec.Version(p.spec.Version),
-		clientID:  p.spec.ClientID + p.spec.RunID + "-" + strconv.Itoa(r.index),
+		clientID:  p.spec.ClientID + p.spec.Instance + "-" + strconv.Itoa(r.index),
 		keepAlive: p.spec.KeepAlive,
 		readBuf:   512,
 		writeBuf:  256,

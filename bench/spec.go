@@ -69,6 +69,9 @@ type Spec struct {
 	// subscribers' filters by the index they follow, "+" when they follow all).
 	Topic    string `json:"topic"`
 	RunID    string `json:"run_id"`
+	// Instance tells this invocation's clients apart from those of other invocations sharing the
+	// run id (a distributed pub/sub pair), so their client ids never collide; random when empty.
+	Instance string `json:"instance"`
 	Group    string `json:"group"`     // shared: the $share group name
 	ClientID string `json:"client_id"` // client id prefix; the client index is appended
 	// PubOffset is added to publisher indexes written into payloads, so publishers of several pub
@@ -188,6 +191,9 @@ func (s *Spec) Validate() error {
 	}
 	if s.RunID == "" {
 		s.RunID = newRunID()
+	}
+	if s.Instance == "" {
+		s.Instance = newRunID()
 	}
 	if s.Name == "" {
 		s.Name = s.URLs[0]
