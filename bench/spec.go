@@ -67,8 +67,8 @@ type Spec struct {
 
 	// Topic is the topic template: %r is replaced by RunID and %i by the publisher's index (for
 	// subscribers' filters by the index they follow, "+" when they follow all).
-	Topic    string `json:"topic"`
-	RunID    string `json:"run_id"`
+	Topic string `json:"topic"`
+	RunID string `json:"run_id"`
 	// Instance tells this invocation's clients apart from those of other invocations sharing the
 	// run id (a distributed pub/sub pair), so their client ids never collide; random when empty.
 	Instance string `json:"instance"`
