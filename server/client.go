@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"log/slog"
 	"time"
@@ -32,9 +33,11 @@ const (
 // later). It never parses MQTT. The WebSocket layer (server/ws) plugs in through Server.newWSLayer.
 type transportLayer interface {
 	// Inbound consumes raw bytes (which it may rewrite in place, e.g. to strip frames) and returns how many it
-	// consumed and the MQTT bytes they carried, usually a view into raw. Replies of the transport itself
-	// (handshake response, pong, close frame) go through the writeRaw function the layer was created with.
-	// closeConn asks for the connection to be closed after those replies; err is a transport violation.
+	// consumed and the MQTT bytes they carried, usually a view into raw. The caller calls it again on the rest
+	// while it consumes something, so a layer may stop early (at a control frame, after a handshake). Replies of
+	// the transport itself (handshake response, pong, close frame) go through the writeRaw function the layer was
+	// created with. closeConn asks for the connection to be closed after those replies; err is a transport
+	// violation (the layer has already queued its own answer to it, e.g. a close frame).
 	Inbound(raw []byte) (consumed int, mqtt []byte, closeConn bool, err error)
 	// AppendOutbound frames p (one flush worth of MQTT bytes, possibly several packets) and appends it to dst.
 	AppendOutbound(dst, p []byte) []byte
@@ -58,6 +61,7 @@ type client struct {
 
 	t         timer // connect timeout, then keep alive
 	keepAlive uint16
+	want      uint32 // inbound bytes needed to complete the packet being received (TCP), 0 = unknown
 	lastSeen  int64
 
 	// MQTT 5 limits the client asked for.
@@ -92,6 +96,11 @@ func (cl *client) onTraffic() gnet.Action {
 		cl.c.Discard(-1)
 		return cl.trafficAction()
 	}
+	if cl.want > 0 && cl.layer == nil && cl.c.InboundBuffered() < int(cl.want) {
+		// A large packet is still arriving: leave it in gnet's buffer rather than re-peeking it per read.
+		cl.lastSeen = cl.l.s.tickNow()
+		return gnet.None
+	}
 	raw, _ := cl.c.Peek(-1)
 	if len(raw) == 0 {
 		return gnet.None
@@ -104,24 +113,42 @@ func (cl *client) onTraffic() gnet.Action {
 	cl.lastSeen = cl.l.s.tickNow()
 	if cl.layer == nil {
 		n := cl.process(raw)
-		cl.c.Discard(n)
+		cl.discard(n)
 		cl.l.stats.bytesIn.Add(uint64(n))
 		return cl.trafficAction()
 	}
-	consumed, data, closeConn, err := cl.layer.Inbound(raw)
-	cl.l.stats.bytesIn.Add(uint64(consumed))
-	if err != nil {
-		cl.c.Discard(consumed)
-		cl.closeNow("transport: " + err.Error())
-		return cl.trafficAction()
+	// The layer hands over one stretch of MQTT bytes per call (a WebSocket deframer stops at each control frame);
+	// each stretch may be a view into raw, so it goes through the codec before raw is discarded.
+	off := 0
+	for off < len(raw) && cl.state < stClosing {
+		consumed, data, closeConn, err := cl.layer.Inbound(raw[off:])
+		off += consumed
+		if len(data) > 0 {
+			cl.feed(data)
+		}
+		if err != nil {
+			cl.closeNow("transport: " + err.Error())
+			break
+		}
+		if closeConn {
+			cl.closeNow("transport closed")
+			break
+		}
+		if consumed == 0 {
+			break // waiting for more bytes
+		}
 	}
-	// data may be a view into raw: run it through the codec before discarding raw.
-	cl.feed(data)
-	cl.c.Discard(consumed)
-	if closeConn {
-		cl.closeNow("transport closed")
-	}
+	cl.l.stats.bytesIn.Add(uint64(off))
+	cl.discard(off)
 	return cl.trafficAction()
+}
+
+// discard consumes n bytes of gnet's inbound buffer. gnet treats Discard(0) as "everything", so n == 0 must not
+// reach it: a partial packet would be lost.
+func (cl *client) discard(n int) {
+	if n > 0 {
+		cl.c.Discard(n)
+	}
 }
 
 // feed runs deframed MQTT bytes through the codec, copying only a packet split across frames into carry.
@@ -161,7 +188,7 @@ func (cl *client) resumeInput() {
 	raw, _ := cl.c.Peek(-1)
 	if len(raw) > 0 {
 		n := cl.process(raw)
-		cl.c.Discard(n)
+		cl.discard(n)
 		cl.l.stats.bytesIn.Add(uint64(n))
 	}
 }
@@ -205,8 +232,12 @@ func (cl *client) process(buf []byte) int {
 			break
 		}
 		if need > 0 {
+			if h.Size > 0 {
+				cl.want = uint32(len(buf) - off + need)
+			}
 			break
 		}
+		cl.want = 0
 		body := buf[off+h.Size : off+h.Len()]
 		off += h.Len()
 		cl.l.stats.packetsIn.Add(1)
@@ -413,7 +444,7 @@ func (cl *client) onTimer(t *timer, now int64) {
 // logConn writes the one line per connect or disconnect, sampled under floods.
 func (cl *client) logConn(msg string, attrs ...any) {
 	ok, sup := cl.l.s.connLog.allow(time.Now())
-	if !ok || !cl.l.s.log.Enabled(nil, slog.LevelInfo) {
+	if !ok || !cl.l.s.log.Enabled(context.Background(), slog.LevelInfo) {
 		return
 	}
 	base := []any{"remote", cl.c.RemoteAddr().String(), "protocol", cl.version.String()}

@@ -6,11 +6,12 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/valyala/bytebufferpool"
-
 	"loopmq/codec"
 	"loopmq/topic"
 )
+
+// maxOutboundAliases caps the Topic Aliases the broker assigns towards one client.
+const maxOutboundAliases = 64
 
 // assignedIDs numbers the client ids the broker assigns to clients that connect with an empty one.
 var assignedIDs atomic.Uint64
@@ -124,7 +125,8 @@ func (cl *client) handleConnect(h codec.FixedHeader, body []byte) {
 		if p.Props.Has(codec.PropMaximumPacketSize) {
 			cl.maxOut = p.Props.MaximumPacketSize
 		}
-		cl.aliasMaxOut = p.Props.TopicAliasMaximum
+		// Outbound aliases are capped so a client cannot make the broker keep 65535 topic names for it.
+		cl.aliasMaxOut = min(p.Props.TopicAliasMaximum, maxOutboundAliases)
 		// Reason strings only for clients that ask for them explicitly, so the default answer is the
 		// shortest one [MQTT-3.1.2-29 allows them by default; sending none is always allowed].
 		cl.problemInfo = p.Props.Has(codec.PropRequestProblemInfo) && p.Props.RequestProblemInfo == 1
@@ -166,164 +168,6 @@ type connackInfo struct {
 	serverKeepAlive bool
 	expiryChanged   bool
 	cleanStart      bool
-}
-
-// claimSession finds or creates the session for id. A session owned by another live connection or another loop
-// is handed over asynchronously: the client waits in stConnecting, reading nothing more, until adopt.
-func (cl *client) claimSession(id string, cleanStart bool) {
-	l := cl.l
-	t := &l.s.sessions
-	sh := t.shard([]byte(id))
-	sh.mu.Lock()
-	old := sh.m[id]
-	if old == nil || cleanStart {
-		s := l.newSession(id)
-		sh.m[id] = s
-		var displaced *client
-		if old != nil {
-			old.discarded = true
-			displaced, old.claim = old.claim, nil
-		} else {
-			t.n.Add(1)
-		}
-		sh.mu.Unlock()
-		if old != nil {
-			// The old session ends: its connection is taken over and its will published once.
-			if o := old.owner.Load(); o != nil {
-				o.postTask(func() { o.takeOverAndEnd(old) })
-			}
-		}
-		if displaced != nil {
-			displaced.l.postTask(func() { displaced.supersede() })
-		}
-		cl.attach(s, false)
-		return
-	}
-	displaced := old.claim
-	old.claim = cl
-	post := !old.handoff
-	old.handoff = true
-	cl.state = stConnecting
-	owner := old.owner.Load()
-	sh.mu.Unlock()
-	if displaced != nil {
-		displaced.l.postTask(func() { displaced.supersede() })
-	}
-	if post {
-		if owner == l {
-			l.handoff(old)
-		} else {
-			owner.postTask(func() { owner.handoff(old) })
-		}
-	}
-}
-
-// supersede closes a connection that was waiting for a session another connection claimed after it.
-func (cl *client) supersede() {
-	if cl.state == stConnecting {
-		cl.takenOver = true
-		cl.closeNow("session claimed by a newer connection")
-	}
-}
-
-// takeOverAndEnd closes a session's connection because a clean-start connection took its client id, then ends
-// the session (publishing the will).
-func (l *loop) takeOverAndEnd(s *session) {
-	if o := s.owner.Load(); o != l {
-		if o != nil {
-			o.postTask(func() { o.takeOverAndEnd(s) })
-		}
-		return
-	}
-	if cl := s.cl; cl != nil {
-		cl.kick()
-	}
-	l.endSession(s)
-}
-
-// kick disconnects a client whose session was taken over [MQTT-3.1.4-3] (v5: DISCONNECT 0x8E).
-func (cl *client) kick() {
-	cl.takenOver = true
-	if cl.state == stConnected && cl.version == codec.V5 {
-		cl.sendDisconnect(codec.SessionTakenOver, "")
-	}
-	cl.closeNow("session taken over")
-}
-
-// handoff runs on the session's owner: it disconnects the current connection, then moves the session to the loop
-// of the connection that claimed it.
-func (l *loop) handoff(s *session) {
-	if o := s.owner.Load(); o != l {
-		o.postTask(func() { o.handoff(s) })
-		return
-	}
-	if cl := s.cl; cl != nil {
-		cl.kick() // OnClose runs now and detaches it
-	}
-	s.t.stop() // its timers live on this loop's wheel
-	sh := l.s.sessions.shard([]byte(s.id))
-	sh.mu.Lock()
-	claim := s.claim
-	s.claim = nil
-	s.handoff = false
-	if claim == nil || s.dead || s.discarded {
-		sh.mu.Unlock()
-		if claim != nil {
-			claim.l.postTask(func() { claim.retryClaim(s.id) })
-		}
-		if !s.dead {
-			s.armTimer(l)
-		}
-		return
-	}
-	target := claim.l
-	s.owner.Store(target)
-	s.adopting = claim
-	// Posted under the lock so a later claimant's handoff reaches the target after this adopt.
-	if target == l {
-		sh.mu.Unlock()
-		claim.adopt(s)
-		return
-	}
-	target.postTask(func() { claim.adopt(s) })
-	sh.mu.Unlock()
-}
-
-// retryClaim starts the session lookup again for a client whose claimed session ended before it arrived.
-func (cl *client) retryClaim(id string) {
-	if cl.state != stConnecting {
-		return
-	}
-	cl.state = stAwaitConnect
-	cl.claimSession(id, false)
-	cl.resumeInput()
-}
-
-// adopt attaches a session handed over from another connection, on the claimant's loop.
-func (cl *client) adopt(s *session) {
-	l := cl.l
-	sh := l.s.sessions.shard([]byte(s.id))
-	sh.mu.Lock()
-	mine := s.adopting == cl && s.owner.Load() == l
-	if mine {
-		s.adopting = nil
-	}
-	sh.mu.Unlock()
-	if !mine {
-		// A newer claimant was handed the session in between and has it now.
-		cl.supersede()
-		return
-	}
-	if cl.state != stConnecting {
-		// The claimant went away meanwhile: the session stays here, offline.
-		s.goOffline(l)
-		return
-	}
-	cl.attach(s, true)
-	if !cl.inTraffic {
-		// Inside OnTraffic (a same-loop handoff) the read loop that handled CONNECT simply continues.
-		cl.resumeInput()
-	}
 }
 
 // attach binds a client to its session, sends CONNACK and resumes the session's message flow.
@@ -421,133 +265,4 @@ func (cl *client) refuse(code codec.ReasonCode, why string) {
 	}
 	cl.write(ack.Append(cl.buf(), v))
 	cl.closeNow(why)
-}
-
-// handleDisconnect: a normal DISCONNECT discards the will [MQTT-3.14.4-3]; v5 0x04 keeps it, and a v5 DISCONNECT
-// may change the Session Expiry Interval, but not from 0 [MQTT-3.14.2-2].
-func (cl *client) handleDisconnect(h codec.FixedHeader, body []byte) {
-	d := &cl.l.pk.disconnect
-	if err := d.Decode(h, body, cl.version); err != nil {
-		cl.failErr(err)
-		return
-	}
-	if cl.version == codec.V5 && d.Props.Has(codec.PropSessionExpiry) {
-		if cl.expiry == 0 && d.Props.SessionExpiry != 0 {
-			cl.fail(codec.ProtocolError, "session expiry changed from 0 at DISCONNECT [MQTT-3.14.2-2]")
-			return
-		}
-		cl.expiry = d.Props.SessionExpiry
-		if max := uint32(cl.l.s.opts.MaxSessionExpiry / time.Second); max > 0 && cl.expiry > max {
-			cl.expiry = max
-		}
-	}
-	cl.normalDisconnect = cl.version != codec.V5 || d.Reason != codec.DisconnectWithWill
-	cl.reason = "client disconnected"
-	if cl.version == codec.V5 && d.Reason != 0 {
-		cl.reason = "client disconnected: " + d.Reason.String()
-	}
-	cl.closeNow(cl.reason)
-}
-
-// onClose detaches a closed connection from its session: the will is published or scheduled, and the session
-// ends now or starts its expiry countdown.
-func (cl *client) onClose(err error) {
-	if cl.state == stClosed {
-		return
-	}
-	prev := cl.state
-	cl.state = stClosed
-	cl.t.stop()
-	if cl.out != nil {
-		cl.flushDiscard()
-	}
-	if cl.carry != nil {
-		cl.carry.Reset()
-		cl.carry = nil
-	}
-	l := cl.l
-	l.s.openConns.Add(-1)
-	if cl.reason == "" {
-		cl.reason = "connection lost"
-		if err != nil {
-			cl.reason = "connection lost: " + err.Error()
-		}
-	}
-	s := cl.s
-	if s == nil || s.cl != cl {
-		if prev == stConnecting {
-			cl.dropClaim()
-		}
-		cl.releaseWill()
-		return
-	}
-	l.s.connected.Add(-1)
-	cl.logConn("client disconnected", "reason", cl.reason)
-	s.cl = nil
-	cl.aliasesIn, cl.aliasesOut = nil, nil
-	will := cl.will
-	cl.will = nil
-	if cl.normalDisconnect && will != nil {
-		will.release()
-		will = nil
-	}
-	if l.s.stopping.Load() {
-		will.release()
-		return
-	}
-	s.expiry = cl.expiry
-	if will != nil {
-		if cl.willDelay == 0 || s.expiry == 0 && !cl.takenOver {
-			l.publishWill(will)
-		} else {
-			s.will = will
-			s.willAt = l.wheel.now + int64(cl.willDelay)*10
-		}
-	}
-	if cl.takenOver {
-		// The new connection takes the session (resume) or ends it (clean start).
-		s.armTimer(l)
-		return
-	}
-	s.goOffline(l)
-}
-
-// goOffline starts the expiry countdown of a session without a connection, or ends it now.
-func (s *session) goOffline(l *loop) {
-	switch s.expiry {
-	case 0:
-		l.endSession(s)
-		return
-	case neverExpire:
-		s.expireAt = 0
-	default:
-		s.expireAt = l.wheel.now + int64(s.expiry)*10
-	}
-	s.armTimer(l)
-}
-
-// dropClaim withdraws a waiting connection's claim on a session.
-func (cl *client) dropClaim() {
-	if cl.pending.assignedID == "" {
-		return
-	}
-	sh := cl.l.s.sessions.shard([]byte(cl.pending.assignedID))
-	sh.mu.Lock()
-	if s := sh.m[cl.pending.assignedID]; s != nil && s.claim == cl {
-		s.claim = nil
-	}
-	sh.mu.Unlock()
-}
-
-func (cl *client) releaseWill() {
-	if cl.will != nil {
-		cl.will.release()
-		cl.will = nil
-	}
-}
-
-// flushDiscard drops the outbox of a connection that is already closed.
-func (cl *client) flushDiscard() {
-	bytebufferpool.Put(cl.out)
-	cl.out = nil
 }

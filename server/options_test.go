@@ -3,6 +3,7 @@ package server
 import (
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -71,7 +72,7 @@ func TestLoadOptionsFile(t *testing.T) {
 		check func(*Options) bool
 		bad   bool
 	}{
-		{"empty file keeps defaults", "", func(o *Options) bool { return *o == DefaultOptions() }, false},
+		{"empty file keeps defaults", "", func(o *Options) bool { d := DefaultOptions(); return reflect.DeepEqual(*o, d) }, false},
 		{"fields and durations", "tcp_addr: 127.0.0.1:1999\nmax_packet_size: 4096\nconnect_timeout: 3s\nmax_session_expiry: 1h\nlog_format: json\n",
 			func(o *Options) bool {
 				return o.TCPAddr == "127.0.0.1:1999" && o.MaxPacketSize == 4096 && o.ConnectTimeout == 3*time.Second &&
@@ -106,5 +107,29 @@ func TestLoadOptionsFile(t *testing.T) {
 	o := DefaultOptions()
 	if err := o.LoadOptionsFile(filepath.Join(dir, "missing.yaml")); err == nil {
 		t.Fatal("missing file accepted")
+	}
+}
+
+func TestShutdownWithoutStart(t *testing.T) {
+	s, err := New(DefaultOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Shutdown(t.Context()); err != nil {
+		t.Fatalf("Shutdown before Start: %v", err)
+	}
+}
+
+func TestStartFailsOnBusyPort(t *testing.T) {
+	a := startBroker(t, nil)
+	o := DefaultOptions()
+	o.TCPAddr, o.WSAddr, o.HTTPAddr = a.TCPAddr(), "", ""
+	b, err := New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Start(); err == nil {
+		b.Shutdown(t.Context())
+		t.Fatal("Start succeeded on a port in use")
 	}
 }
