@@ -1,6 +1,9 @@
 package codec
 
-import "encoding/binary"
+import (
+	"encoding/binary"
+	"unicode/utf8"
+)
 
 // Publish is a PUBLISH packet (3.1.1 §3.3, 5.0 §3.3).
 type Publish struct {
@@ -81,6 +84,20 @@ func (p *Publish) Decode(h FixedHeader, body []byte, v Version) error {
 func (p *Publish) CheckFromClient() error {
 	if len(p.Props.SubscriptionIDs) > 0 {
 		return ErrSubIDFromClient
+	}
+	return nil
+}
+
+// CheckPayloadFormat reports ErrPayloadFormat if the Payload Format Indicator says the payload is
+// UTF-8 character data and it is not well-formed UTF-8. The receiver may check this or not
+// (§3.3.2.3.2); a server that does answers with PUBACK/PUBREC or DISCONNECT 0x99.
+func (p *Publish) CheckPayloadFormat() error {
+	return checkPayloadFormat(&p.Props, p.Payload)
+}
+
+func checkPayloadFormat(props *Properties, payload []byte) error {
+	if props.Has(PropPayloadFormat) && props.PayloadFormat == 1 && !utf8.Valid(payload) {
+		return ErrPayloadFormat
 	}
 	return nil
 }
