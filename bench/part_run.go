@@ -130,7 +130,7 @@ func (p *part) drain(ctx context.Context, sent map[int]int64) {
 			}
 		}
 	}
-	quiet := min(p.spec.Drain, 500*time.Millisecond)
+	quiet := min(p.spec.Drain, 2*time.Second) // a broker's pause (GC, a busy core) is not the end
 	deadline := time.Now().Add(p.spec.Drain)
 	t := time.NewTicker(10 * time.Millisecond)
 	defer t.Stop()

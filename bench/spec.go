@@ -103,7 +103,7 @@ func DefaultSpec(s Scenario) Spec {
 		QoS:            0,
 		PayloadSize:    64,
 		Duration:       10 * time.Second,
-		Drain:          10 * time.Second, // ends early once all arrived or nothing came for 0.5 s
+		Drain:          10 * time.Second, // ends early once all arrived or nothing came for 2 s
 		ConnectTimeout: 10 * time.Second,
 		KeepAlive:      60,
 		Inflight:       64,
