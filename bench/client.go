@@ -280,7 +280,7 @@ func (c *client) next() (codec.FixedHeader, []byte, error) {
 			return h, b[h.Size:h.Len()], nil
 		}
 		n = len(b) + need
-		if n > c.br.Size() && h.Type != 0 && h.Size > 0 && n == h.Len() {
+		if h.Size > 0 && n > c.br.Size() { // header complete (n == h.Len()), body beyond the buffer
 			return c.nextBig(h)
 		}
 	}

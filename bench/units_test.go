@@ -6,8 +6,12 @@ import (
 	"math"
 	"os"
 	"reflect"
+	"runtime"
+	"strconv"
 	"strings"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 func TestParseTarget(t *testing.T) {
@@ -317,5 +321,38 @@ func TestCompareCLI(t *testing.T) {
 	page, err := os.ReadFile(html)
 	if err != nil || !strings.Contains(string(page), "lossy") || !strings.Contains(string(page), "<svg") {
 		t.Errorf("html report: %v", err)
+	}
+}
+
+// TestPinKeepsEveryThreadOnTheList pins the test process to the CPUs it already has (so nothing else
+// changes) and checks every thread's mask and GOMAXPROCS.
+func TestPinKeepsEveryThreadOnTheList(t *testing.T) {
+	var set unix.CPUSet
+	if err := unix.SchedGetaffinity(0, &set); err != nil {
+		t.Skip(err)
+	}
+	var cpus []string
+	for c := 0; c < 1024; c++ {
+		if set.IsSet(c) {
+			cpus = append(cpus, strconv.Itoa(c))
+		}
+	}
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	if err := Pin(strings.Join(cpus, ",")); err != nil {
+		t.Fatal(err)
+	}
+	if runtime.GOMAXPROCS(0) != len(cpus) {
+		t.Errorf("GOMAXPROCS %d, want %d", runtime.GOMAXPROCS(0), len(cpus))
+	}
+	tasks, _ := os.ReadDir("/proc/self/task")
+	for _, task := range tasks {
+		tid, _ := strconv.Atoi(task.Name())
+		var got unix.CPUSet
+		if err := unix.SchedGetaffinity(tid, &got); err == nil && got != set {
+			t.Errorf("thread %d mask differs", tid)
+		}
+	}
+	if err := Pin("x"); err == nil {
+		t.Error("a bad CPU list was accepted")
 	}
 }
