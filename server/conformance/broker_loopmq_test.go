@@ -1,0 +1,65 @@
+//go:build !mosquittoref
+
+package conformance_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"loopmq/server"
+)
+
+// reference names the broker under test in messages.
+const reference = false
+
+// startBroker starts a loopmq broker on a free loopback port with the defaults changed by cfg; t.Cleanup shuts it
+// down.
+func startBroker(t testing.TB, cfg ...func(*brokerConfig)) *broker {
+	t.Helper()
+	var bc brokerConfig
+	for _, f := range cfg {
+		f(&bc)
+	}
+	opts := server.DefaultOptions()
+	opts.TCPAddr = "127.0.0.1:0"
+	opts.WSAddr = ""
+	opts.HTTPAddr = ""
+	opts.EventLoops = 2
+	if bc.connectTimeout > 0 {
+		opts.ConnectTimeout = bc.connectTimeout
+	}
+	if bc.maxPacketSize > 0 {
+		opts.MaxPacketSize = bc.maxPacketSize
+	}
+	if bc.receiveMaximum > 0 {
+		opts.ReceiveMaximum = bc.receiveMaximum
+	}
+	if bc.topicAliasMaximum > 0 {
+		opts.TopicAliasMaximum = bc.topicAliasMaximum
+	}
+	if bc.maxKeepAlive > 0 {
+		opts.MaxKeepAlive = bc.maxKeepAlive
+	}
+	if bc.maxQueued > 0 {
+		opts.MaxQueuedMessages = bc.maxQueued
+	}
+	if bc.sysInterval > 0 {
+		opts.SysInterval = bc.sysInterval
+	}
+	s, err := server.New(opts)
+	if err != nil {
+		t.Fatalf("server.New: %v", err)
+	}
+	if err := s.Start(); err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := s.Shutdown(ctx); err != nil {
+			t.Errorf("Shutdown: %v", err)
+		}
+	})
+	return &broker{addr: s.TCPAddr()}
+}

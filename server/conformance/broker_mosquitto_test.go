@@ -1,0 +1,73 @@
+//go:build mosquittoref
+
+package conformance_test
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// reference is true in this build: the suite runs against Debian's mosquitto to check the suite itself
+// (go test -tags mosquittoref). Tests of loopmq-specific limits that mosquitto cannot be configured for skip.
+const reference = true
+
+// startBroker starts mosquitto on a free loopback port with a configuration derived from cfg.
+func startBroker(t testing.TB, cfg ...func(*brokerConfig)) *broker {
+	t.Helper()
+	var bc brokerConfig
+	for _, f := range cfg {
+		f(&bc)
+	}
+	bin, err := exec.LookPath("mosquitto")
+	if err != nil {
+		bin = "/usr/sbin/mosquitto"
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	conf := fmt.Sprintf("listener %d 127.0.0.1\nallow_anonymous true\npersistence false\n", port)
+	if bc.maxPacketSize > 0 {
+		conf += fmt.Sprintf("max_packet_size %d\n", bc.maxPacketSize)
+	}
+	if bc.maxKeepAlive > 0 {
+		conf += fmt.Sprintf("max_keepalive %d\n", bc.maxKeepAlive)
+	}
+	if bc.maxQueued > 0 {
+		conf += fmt.Sprintf("max_queued_messages %d\n", bc.maxQueued)
+	}
+	if bc.receiveMaximum > 0 {
+		conf += fmt.Sprintf("max_inflight_messages %d\n", bc.receiveMaximum)
+	}
+	if bc.topicAliasMaximum > 0 {
+		conf += fmt.Sprintf("max_topic_alias %d\n", bc.topicAliasMaximum)
+	}
+	if bc.sysInterval > 0 {
+		conf += fmt.Sprintf("sys_interval %d\n", int(bc.sysInterval/time.Second))
+	}
+	path := filepath.Join(t.TempDir(), "mosquitto.conf")
+	if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "-c", path)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	for deadline := time.Now().Add(3 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if c, err := net.Dial("tcp", addr); err == nil {
+			c.Close()
+			return &broker{addr: addr}
+		}
+	}
+	t.Fatalf("mosquitto did not listen on %s", addr)
+	return nil
+}
