@@ -4,6 +4,7 @@ package conformance_test
 
 import (
 	"context"
+	"sync"
 	"testing"
 	"time"
 
@@ -54,12 +55,27 @@ func startBroker(t testing.TB, cfg ...func(*brokerConfig)) *broker {
 	if err := s.Start(); err != nil {
 		t.Fatalf("Start: %v", err)
 	}
+	var once sync.Once
+	var shutdownErr error
+	stop := func() error {
+		once.Do(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			shutdownErr = s.Shutdown(ctx)
+		})
+		return shutdownErr
+	}
 	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if err := s.Shutdown(ctx); err != nil {
+		if err := stop(); err != nil {
 			t.Errorf("Shutdown: %v", err)
 		}
 	})
-	return &broker{addr: s.TCPAddr()}
+	return &broker{addr: s.TCPAddr(), stop: stop}
+}
+
+// startStoppableBroker starts a broker and returns a function that shuts it down (once; t.Cleanup calls it too).
+func startStoppableBroker(t testing.TB) (*broker, func() error) {
+	t.Helper()
+	b := startBroker(t)
+	return b, b.stop
 }

@@ -18,4 +18,5 @@ type brokerConfig struct {
 // broker is a running broker under test.
 type broker struct {
 	addr string
+	stop func() error
 }
