@@ -1,0 +1,164 @@
+package codec
+
+import "encoding/binary"
+
+// Publish is a PUBLISH packet (3.1.1 §3.3, 5.0 §3.3).
+type Publish struct {
+	Dup      bool
+	QoS      byte
+	Retain   bool
+	Topic    []byte // empty only in MQTT 5 with a Topic Alias
+	PacketID uint16 // only with QoS 1 and 2
+	Props    Properties
+	Payload  []byte
+}
+
+const (
+	pubRetain = 0x01
+	pubDup    = 0x08
+)
+
+// Decode parses the body of a PUBLISH packet: the topic name is valid UTF-8 without wildcards
+// [MQTT-3.3.2-2], the packet identifier non-zero for QoS 1 and 2 [MQTT-2.3.1-1], and in MQTT 5 the
+// properties are those PUBLISH may carry. A Subscription Identifier is accepted here because a
+// server may send it; a server checks packets from clients with CheckFromClient.
+func (p *Publish) Decode(h FixedHeader, body []byte, v Version) error {
+	if h.Type != TypePublish {
+		return ErrWrongType
+	}
+	if v == V5 && !h.minimal() {
+		return ErrRemainingLengthNotMinimal
+	}
+	if err := checkFlags(TypePublish, h.Flags); err != nil {
+		return err
+	}
+	p.Dup = h.Flags&pubDup != 0
+	p.QoS = h.Flags >> 1 & 3
+	p.Retain = h.Flags&pubRetain != 0
+	if len(body) < 2 {
+		return ErrTruncated
+	}
+	i := 2 + int(binary.BigEndian.Uint16(body))
+	if len(body) < i {
+		return ErrTruncated
+	}
+	p.Topic = body[2:i:i]
+	if err := validTopicName(p.Topic); err != nil {
+		return err
+	}
+	p.PacketID = 0
+	if p.QoS > 0 {
+		if len(body) < i+2 {
+			return ErrTruncated
+		}
+		p.PacketID = binary.BigEndian.Uint16(body[i:])
+		if p.PacketID == 0 {
+			return ErrPacketIDZero
+		}
+		i += 2
+	}
+	if v == V5 {
+		r := reader{b: body, i: i}
+		if err := p.Props.decode(&r, TypePublish); err != nil {
+			return err
+		}
+		i = r.i
+		if len(p.Topic) == 0 && !p.Props.Has(PropTopicAlias) {
+			return ErrTopicEmpty
+		}
+	} else {
+		p.Props.Reset()
+		if len(p.Topic) == 0 {
+			return ErrTopicEmpty
+		}
+	}
+	p.Payload = body[i:]
+	return nil
+}
+
+// CheckFromClient applies the rules that hold only for a PUBLISH sent by a client: no Subscription
+// Identifier [MQTT-3.3.4-6].
+func (p *Publish) CheckFromClient() error {
+	if len(p.Props.SubscriptionIDs) > 0 {
+		return ErrSubIDFromClient
+	}
+	return nil
+}
+
+// Flags returns the low nibble of the PUBLISH first byte for p's DUP, QoS and RETAIN.
+func (p *Publish) Flags() byte { return PublishFlags(p.Dup, p.QoS, p.Retain) }
+
+// PublishFlags returns the low nibble of a PUBLISH first byte. QoS above 2 is written as 2 and DUP
+// only with QoS 1 or 2, so the result is always valid [MQTT-3.3.1-2].
+func PublishFlags(dup bool, qos byte, retain bool) byte {
+	qos = min(qos, 2)
+	f := qos << 1
+	if dup && qos > 0 {
+		f |= pubDup
+	}
+	if retain {
+		f |= pubRetain
+	}
+	return f
+}
+
+// Append appends the PUBLISH packet in version v. The packet identifier is written for QoS 1 and 2
+// only (an identifier of 0 is written as given: the caller allocates identifiers).
+func (p *Publish) Append(dst []byte, v Version) []byte {
+	flags := p.Flags()
+	n := binaryLen(p.Topic) + len(p.Payload)
+	if flags&0x06 != 0 {
+		n += 2
+	}
+	var propLen int
+	if v == V5 {
+		propLen = p.Props.encodedLen(TypePublish)
+		n += varintLen(propLen) + propLen
+	}
+	dst = appendFixedHeader(dst, TypePublish, flags, n)
+	dst = appendBinary(dst, p.Topic)
+	if flags&0x06 != 0 {
+		dst = appendUint16(dst, p.PacketID)
+	}
+	if v == V5 {
+		dst = p.Props.appendProps(dst, TypePublish, propLen)
+	}
+	return append(dst, p.Payload...)
+}
+
+const (
+	plusBits  = 0x2b2b2b2b2b2b2b2b // '+' in every byte
+	hashBits  = 0x2323232323232323 // '#' in every byte
+	zeroBytes = lowBits
+)
+
+// hasZeroByte reports whether any byte of x is 0.
+func hasZeroByte(x uint64) bool { return (x-zeroBytes)&^x&highBits != 0 }
+
+// validTopicName checks a topic name's UTF-8 and that it has no wildcard characters, in one pass
+// for the common all-ASCII name.
+func validTopicName(b []byte) error {
+	i := 0
+	for ; len(b)-i >= 8; i += 8 {
+		x := binary.LittleEndian.Uint64(b[i:])
+		if x&highBits != 0 || hasZeroByte(x) || hasZeroByte(x^plusBits) || hasZeroByte(x^hashBits) {
+			break
+		}
+	}
+	for j := i; j < len(b); j++ {
+		c := b[j]
+		if c == '+' || c == '#' {
+			return ErrTopicWildcard
+		}
+		if c == 0 || c >= 0x80 {
+			if err := ValidUTF8String(b[j:]); err != nil {
+				return err
+			}
+			if hasWildcard(b[j:]) {
+				return ErrTopicWildcard
+			}
+			return nil
+		}
+	}
+	return nil
+}

@@ -1,0 +1,415 @@
+package server
+
+import (
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/panjf2000/gnet/v2"
+	"github.com/valyala/bytebufferpool"
+
+	"loopmq/codec"
+)
+
+// Connection states, in order: a client only moves forward.
+const (
+	stAwaitConnect uint8 = iota // accepted; the first packet must be CONNECT [MQTT-3.1.0-1]
+	stConnecting                // CONNECT accepted, waiting for its session to arrive from another loop
+	stConnected                 // CONNACK sent
+	stClosing                   // closing: further input is ignored
+	stClosed                    // OnClose ran
+)
+
+// Transports of a connection. A listener that allows both sniffs the first bytes.
+const (
+	transportSniff uint8 = iota
+	transportTCP
+	transportWS
+)
+
+// transportLayer turns the raw bytes of a connection into MQTT bytes and back (WebSocket now; TLS or PROXY
+// later). It never parses MQTT. The WebSocket layer (server/ws) plugs in through Server.newWSLayer.
+type transportLayer interface {
+	// Inbound consumes raw bytes (which it may rewrite in place, e.g. to strip frames) and returns how many it
+	// consumed and the MQTT bytes they carried, usually a view into raw. Replies of the transport itself
+	// (handshake response, pong, close frame) go through the writeRaw function the layer was created with.
+	// closeConn asks for the connection to be closed after those replies; err is a transport violation.
+	Inbound(raw []byte) (consumed int, mqtt []byte, closeConn bool, err error)
+	// AppendOutbound frames p (one flush worth of MQTT bytes, possibly several packets) and appends it to dst.
+	AppendOutbound(dst, p []byte) []byte
+}
+
+// client is one network connection, owned by its event loop. It is kept small: an idle connected client holds
+// no buffers (the outbox is pooled and returned after each flush).
+type client struct {
+	l       *loop
+	c       gnet.Conn
+	s       *session
+	state   uint8
+	version codec.Version
+
+	transport uint8
+	layer     transportLayer
+	carry     *bytebufferpool.ByteBuffer // partial MQTT packet left by the transport layer
+
+	out   *bytebufferpool.ByteBuffer // bytes to write at the end of this loop pass
+	dirty bool
+
+	t         timer // connect timeout, then keep alive
+	keepAlive uint16
+	lastSeen  int64
+
+	// MQTT 5 limits the client asked for.
+	sendQuota   uint16 // outbound inflight window: min(client Receive Maximum, MaxInflight)
+	maxOut      uint32 // client's Maximum Packet Size, 0 = no limit
+	aliasMaxOut uint16 // client's Topic Alias Maximum: how many aliases we may use towards it
+	problemInfo bool   // Request Problem Information (default true)
+
+	aliasesIn  map[uint16][]byte // inbound topic aliases
+	aliasesOut map[string]uint16 // outbound topic aliases
+	expiry     uint32            // Session Expiry Interval asked at CONNECT (possibly changed at DISCONNECT)
+
+	will      *message
+	willDelay uint32
+	pending   connackInfo
+
+	normalDisconnect bool // DISCONNECT with reason 0x00 (or v3 DISCONNECT): no will
+	takenOver        bool
+	violationLogged  bool
+	closeAfterRead   bool // set inside OnTraffic: return gnet.Close
+	inTraffic        bool
+	refused          bool // over max_connections: answer CONNECT with "server unavailable"
+	reason           string
+}
+
+var errNotConnect = errors.New("first packet is not CONNECT [MQTT-3.1.0-1]")
+
+// onTraffic is the read path: transport layer, then whole MQTT packets through the codec, leaving a partial
+// packet in gnet's inbound buffer (TCP) or in the carry buffer (after deframing).
+func (cl *client) onTraffic() gnet.Action {
+	if cl.state >= stClosing {
+		cl.c.Discard(-1)
+		return cl.trafficAction()
+	}
+	raw, _ := cl.c.Peek(-1)
+	if len(raw) == 0 {
+		return gnet.None
+	}
+	cl.inTraffic = true
+	defer func() { cl.inTraffic = false }()
+	if cl.transport == transportSniff && !cl.sniff(raw) {
+		return cl.trafficAction()
+	}
+	cl.lastSeen = cl.l.wheel.now
+	if cl.layer == nil {
+		n := cl.process(raw)
+		cl.c.Discard(n)
+		cl.l.stats.bytesIn.Add(uint64(n))
+		return cl.trafficAction()
+	}
+	consumed, data, closeConn, err := cl.layer.Inbound(raw)
+	cl.l.stats.bytesIn.Add(uint64(consumed))
+	if err != nil {
+		cl.c.Discard(consumed)
+		cl.closeNow("transport: " + err.Error())
+		return cl.trafficAction()
+	}
+	// data may be a view into raw: run it through the codec before discarding raw.
+	cl.feed(data)
+	cl.c.Discard(consumed)
+	if closeConn {
+		cl.closeNow("transport closed")
+	}
+	return cl.trafficAction()
+}
+
+// feed runs deframed MQTT bytes through the codec, copying only a packet split across frames into carry.
+func (cl *client) feed(data []byte) {
+	if cl.carry != nil {
+		cl.carry.B = append(cl.carry.B, data...)
+		data = cl.carry.B
+	}
+	n := cl.process(data)
+	rest := data[n:]
+	switch {
+	case len(rest) == 0:
+		if cl.carry != nil {
+			bytebufferpool.Put(cl.carry)
+			cl.carry = nil
+		}
+	case cl.carry == nil:
+		cl.carry = bytebufferpool.Get()
+		cl.carry.B = append(cl.carry.B[:0], rest...)
+	default: // rest is the tail of carry: move it to the front
+		cl.carry.B = cl.carry.B[:copy(cl.carry.B, rest)]
+	}
+}
+
+// resumeInput handles input that arrived while the client waited for its session (on the loop, outside
+// OnTraffic).
+func (cl *client) resumeInput() {
+	if cl.state != stConnected {
+		return
+	}
+	if cl.layer != nil {
+		if cl.carry != nil {
+			cl.feed(nil)
+		}
+		return
+	}
+	raw, _ := cl.c.Peek(-1)
+	if len(raw) > 0 {
+		n := cl.process(raw)
+		cl.c.Discard(n)
+		cl.l.stats.bytesIn.Add(uint64(n))
+	}
+}
+
+func (cl *client) trafficAction() gnet.Action {
+	if cl.closeAfterRead {
+		return gnet.Close
+	}
+	return gnet.None
+}
+
+// sniff decides the transport from the first bytes: "GET " starts a WebSocket upgrade, anything else is MQTT.
+// It returns false while it cannot decide yet or when the connection is being closed.
+func (cl *client) sniff(raw []byte) bool {
+	const get = "GET "
+	n := min(len(raw), len(get))
+	if string(raw[:n]) != get[:n] {
+		cl.transport = transportTCP
+		return true
+	}
+	if n < len(get) {
+		return false
+	}
+	if cl.l.s.newWSLayer == nil {
+		cl.closeNow("websocket upgrade on a listener without websocket support")
+		return false
+	}
+	cl.transport = transportWS
+	cl.layer = cl.l.s.newWSLayer(cl, cl.writeRaw)
+	return true
+}
+
+// process handles every whole packet at the start of buf and returns how many bytes it consumed. It stops early
+// while the connection waits for its session (stConnecting) or is closing.
+func (cl *client) process(buf []byte) int {
+	off := 0
+	for off < len(buf) && cl.state != stConnecting && cl.state < stClosing {
+		h, need, err := codec.Peek(buf[off:], cl.l.s.opts.MaxPacketSize)
+		if err != nil {
+			cl.failErr(err)
+			break
+		}
+		if need > 0 {
+			break
+		}
+		body := buf[off+h.Size : off+h.Len()]
+		off += h.Len()
+		cl.l.stats.packetsIn.Add(1)
+		cl.handle(h, body)
+	}
+	return off
+}
+
+// handle dispatches one packet.
+func (cl *client) handle(h codec.FixedHeader, body []byte) {
+	if cl.state == stAwaitConnect {
+		if h.Type != codec.TypeConnect {
+			cl.violation(errNotConnect)
+			cl.closeNow("first packet not CONNECT")
+			return
+		}
+		cl.handleConnect(h, body)
+		return
+	}
+	switch h.Type {
+	case codec.TypePublish:
+		cl.handlePublish(h, body)
+	case codec.TypePuback, codec.TypePubrec, codec.TypePubrel, codec.TypePubcomp:
+		cl.handleAck(h, body)
+	case codec.TypeSubscribe:
+		cl.handleSubscribe(h, body)
+	case codec.TypeUnsubscribe:
+		cl.handleUnsubscribe(h, body)
+	case codec.TypePingreq:
+		cl.write(codec.AppendPingresp(cl.buf()))
+	case codec.TypeDisconnect:
+		cl.handleDisconnect(h, body)
+	case codec.TypeConnect:
+		cl.fail(codec.ProtocolError, "second CONNECT [MQTT-3.1.0-2]")
+	case codec.TypeAuth:
+		if cl.version != codec.V5 {
+			cl.fail(codec.MalformedPacket, "AUTH before MQTT 5")
+			return
+		}
+		// Enhanced authentication is not offered (CONNACK never names a method), so AUTH is unexpected.
+		cl.fail(codec.ProtocolError, "AUTH without enhanced authentication [MQTT-4.12.0-1]")
+	default:
+		cl.fail(codec.ProtocolError, "packet type "+h.Type.String()+" not sent by clients")
+	}
+}
+
+// buf returns the outbox to append one packet to; pair it with write.
+func (cl *client) buf() []byte {
+	if cl.out == nil {
+		cl.out = bytebufferpool.Get()
+	}
+	return cl.out.B
+}
+
+// write stores the outbox after appending to buf() and schedules the flush.
+func (cl *client) write(b []byte) {
+	cl.out.B = b
+	cl.l.stats.packetsOut.Add(1)
+	if cl.state < stClosed {
+		cl.l.markDirty(cl)
+	}
+}
+
+// writeRaw writes transport bytes that must not be framed (a handshake response, a control frame), after
+// whatever MQTT bytes are already queued.
+func (cl *client) writeRaw(p []byte) {
+	cl.flush()
+	if cl.state < stClosed {
+		cl.l.stats.bytesOut.Add(uint64(len(p)))
+		cl.c.Write(p)
+	}
+}
+
+// outbound is how many bytes wait to be written to this client.
+func (cl *client) outbound() int {
+	n := cl.c.OutboundBuffered()
+	if cl.out != nil {
+		n += cl.out.Len()
+	}
+	return n
+}
+
+// flush writes the outbox with one write and returns its buffer to the pool.
+func (cl *client) flush() {
+	if cl.out == nil {
+		return
+	}
+	b := cl.out
+	cl.out = nil
+	if cl.state < stClosed && b.Len() > 0 {
+		p := b.B
+		if cl.layer != nil {
+			framed := bytebufferpool.Get()
+			framed.B = cl.layer.AppendOutbound(framed.B, p)
+			bytebufferpool.Put(b)
+			b = framed
+			p = b.B
+		}
+		cl.l.stats.bytesOut.Add(uint64(len(p)))
+		cl.c.Write(p)
+	}
+	bytebufferpool.Put(b)
+}
+
+// closeNow writes what is in the outbox and closes the connection (at the end of OnTraffic when inside it).
+func (cl *client) closeNow(reason string) {
+	if cl.state >= stClosing {
+		return
+	}
+	if cl.reason == "" {
+		cl.reason = reason
+	}
+	cl.state = stClosing
+	cl.flush()
+	if cl.inTraffic {
+		cl.closeAfterRead = true
+		return
+	}
+	cl.c.EventLoop().Close(cl.c)
+}
+
+// failErr answers a codec or topic error with its reason code.
+func (cl *client) failErr(err error) {
+	var ce *codec.Error
+	if errors.As(err, &ce) {
+		cl.fail(ce.Code, err.Error())
+		return
+	}
+	cl.fail(codec.UnspecifiedError, err.Error())
+}
+
+// fail ends the connection for a protocol violation: MQTT 5 clients that have a CONNACK get a DISCONNECT with the
+// reason code first [MQTT-4.13.1-1]; others are just closed.
+func (cl *client) fail(code codec.ReasonCode, why string) {
+	if cl.state >= stClosing {
+		return
+	}
+	cl.violation(errors.New(why))
+	cl.l.stats.protocolErrors.Add(1)
+	if cl.version == codec.V5 && cl.state == stConnected {
+		cl.sendDisconnect(code, why)
+	}
+	cl.closeNow(why)
+}
+
+// sendDisconnect queues a server DISCONNECT (MQTT 5 only). The reason string is included only when it fits in
+// the client's Maximum Packet Size [MQTT-3.14.2-3].
+func (cl *client) sendDisconnect(code codec.ReasonCode, why string) {
+	d := codec.Disconnect{Reason: code}
+	if why != "" && (cl.maxOut == 0 || uint32(len(why)+16) <= cl.maxOut) {
+		d.Props.ReasonString = []byte(why)
+		d.Props.Set(codec.PropReasonString)
+	}
+	cl.write(d.Append(cl.buf(), codec.V5))
+}
+
+// violation logs a protocol violation once per connection, sampled across the server.
+func (cl *client) violation(err error) {
+	if cl.violationLogged {
+		return
+	}
+	cl.violationLogged = true
+	if ok, sup := cl.l.s.violationLog.allow(time.Now()); ok {
+		attrs := []any{"remote", cl.c.RemoteAddr().String(), "err", err.Error()}
+		if cl.s != nil {
+			attrs = append(attrs, "client_id", cl.s.id)
+		}
+		if sup > 0 {
+			attrs = append(attrs, "suppressed", sup)
+		}
+		cl.l.s.log.Warn("protocol violation", attrs...)
+	}
+}
+
+// onTimer is the connect timeout before CONNECT and the keep alive check after it.
+func (cl *client) onTimer(t *timer, now int64) {
+	switch cl.state {
+	case stAwaitConnect, stConnecting:
+		cl.closeNow("connect timeout")
+	case stConnected:
+		limit := int64(cl.keepAlive) * 15 // 1.5 × keep alive, in 100 ms ticks [MQTT-3.1.2-24]
+		if now-cl.lastSeen >= limit {
+			if cl.version == codec.V5 {
+				cl.sendDisconnect(codec.KeepAliveTimeout, "")
+			}
+			cl.closeNow("keep alive timeout")
+			return
+		}
+		cl.l.wheel.schedule(&cl.t, cl.lastSeen+limit)
+	}
+}
+
+// logConn writes the one line per connect or disconnect, sampled under floods.
+func (cl *client) logConn(msg string, attrs ...any) {
+	ok, sup := cl.l.s.connLog.allow(time.Now())
+	if !ok || !cl.l.s.log.Enabled(nil, slog.LevelInfo) {
+		return
+	}
+	base := []any{"remote", cl.c.RemoteAddr().String(), "protocol", cl.version.String()}
+	if cl.s != nil {
+		base = append(base, "client_id", cl.s.id)
+	}
+	if sup > 0 {
+		base = append(base, "suppressed", sup)
+	}
+	cl.l.s.log.Info(msg, append(base, attrs...)...)
+}

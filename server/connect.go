@@ -1,0 +1,533 @@
+package server
+
+import (
+	"errors"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/valyala/bytebufferpool"
+
+	"loopmq/codec"
+	"loopmq/topic"
+)
+
+// assignedIDs numbers the client ids the broker assigns to clients that connect with an empty one.
+var assignedIDs atomic.Uint64
+
+// handleConnect validates a CONNECT, authenticates it and attaches the connection to its session, possibly
+// after taking the session over from another connection.
+func (cl *client) handleConnect(h codec.FixedHeader, body []byte) {
+	l := cl.l
+	p := &l.pk.connect
+	err := p.Decode(h, body, 0)
+	cl.version = p.Version
+	if err != nil {
+		switch {
+		case errors.Is(err, codec.ErrProtocolVersion) || errors.Is(err, codec.ErrProtocolName):
+			// [MQTT-3.1.2-2]: answer an unsupported level with CONNACK 0x01 (v3) / 0x84 (v5), then close.
+			if p.Version == codec.V5 {
+				cl.refuse(codec.UnsupportedProtocolVersion, err.Error())
+			} else if errors.Is(err, codec.ErrProtocolVersion) {
+				cl.version = codec.V311
+				cl.refuse(codec.UnsupportedProtocolVersion, err.Error())
+			} else {
+				// Not MQTT at all [MQTT-3.1.2-1]: close without answering.
+				cl.violation(err)
+				cl.closeNow("bad protocol name")
+			}
+		default:
+			cl.violation(err)
+			if p.Version == codec.V5 {
+				var ce *codec.Error
+				code := codec.MalformedPacket
+				if errors.As(err, &ce) {
+					code = ce.Code
+				}
+				cl.refuse(code, err.Error())
+			} else {
+				cl.closeNow(err.Error())
+			}
+		}
+		return
+	}
+	s := l.s
+	if cl.refused {
+		cl.refuse(codec.ServerUnavailable, "too many connections")
+		return
+	}
+	if s.stopping.Load() {
+		cl.refuse(codec.ServerUnavailable, "server shutting down")
+		return
+	}
+	if p.Version == codec.V5 && p.Props.Has(codec.PropAuthMethod) {
+		// No enhanced authentication method is supported [MQTT-4.12.0-1].
+		cl.refuse(codec.BadAuthenticationMethod, "authentication method not supported")
+		return
+	}
+
+	// Will: validate its topic and copy it now, it may outlive this packet by a long time.
+	if p.WillFlag {
+		if err := topic.ValidateName(p.WillTopic); err != nil {
+			cl.violation(err)
+			if p.Version == codec.V5 {
+				cl.refuse(codec.TopicNameInvalid, err.Error())
+			} else {
+				cl.closeNow(err.Error())
+			}
+			return
+		}
+		var props []byte
+		var ttl uint32
+		if p.Version == codec.V5 {
+			props = appendForwardProps(l.encBuf[:0], p.WillProps.Raw, willDropProp)
+			l.encBuf = props[:0]
+			cl.willDelay = p.WillProps.WillDelay
+			if p.WillProps.Has(codec.PropMessageExpiry) && p.WillProps.MessageExpiry > 0 {
+				ttl = min(p.WillProps.MessageExpiry, 0xFFFFFFFE) + 1
+			}
+		}
+		cl.will = newMessage(p.WillTopic, p.WillPayload, props, p.WillQoS, p.WillRetain, 0, 0)
+		cl.will.willTTL = ttl
+	}
+
+	info := ConnectInfo{
+		ClientID: p.ClientID, Username: p.Username, Password: p.Password,
+		UsernameFlag: p.UsernameFlag, PasswordFlag: p.PasswordFlag,
+		ProtocolLevel: byte(p.Version), RemoteAddr: cl.c.RemoteAddr(),
+	}
+	if r := s.auth.Authenticate(&info); r != AuthAccepted {
+		cl.refuse(codec.ReasonCode(r), "not authorized")
+		return
+	}
+
+	// Client identifier [MQTT-3.1.3-6, -7, -8].
+	id := string(p.ClientID)
+	assigned := false
+	if id == "" {
+		if p.Version != codec.V5 && !p.CleanStart {
+			// 3.1.1: a zero-length id needs clean session 1 [MQTT-3.1.3-8]; 3.1 requires an id.
+			cl.refuse(codec.ClientIdentifierNotValid, "empty client id without clean session")
+			return
+		}
+		if p.Version == codec.V31 {
+			cl.refuse(codec.ClientIdentifierNotValid, "empty client id in MQTT 3.1")
+			return
+		}
+		id = "loopmq-" + strconv.FormatUint(uint64(time.Now().UnixNano()), 36) + "-" +
+			strconv.FormatUint(assignedIDs.Add(1), 36)
+		assigned = true
+	}
+
+	// Keep alive, limits and session expiry.
+	cl.keepAlive = p.KeepAlive
+	serverKeepAlive := false
+	if max := uint16(s.opts.MaxKeepAlive / time.Second); max > 0 && (cl.keepAlive == 0 || cl.keepAlive > max) {
+		cl.keepAlive = max
+		serverKeepAlive = true
+	}
+	cl.sendQuota = uint16(s.opts.MaxInflight)
+	if p.Version == codec.V5 {
+		if p.Props.Has(codec.PropReceiveMaximum) && p.Props.ReceiveMaximum < cl.sendQuota {
+			cl.sendQuota = p.Props.ReceiveMaximum
+		}
+		if p.Props.Has(codec.PropMaximumPacketSize) {
+			cl.maxOut = p.Props.MaximumPacketSize
+		}
+		cl.aliasMaxOut = p.Props.TopicAliasMaximum
+		if p.Props.Has(codec.PropRequestProblemInfo) {
+			cl.problemInfo = p.Props.RequestProblemInfo == 1
+		}
+		cl.expiry = p.Props.SessionExpiry
+	} else if !p.CleanStart {
+		cl.expiry = neverExpire
+	}
+	if max := uint32(s.opts.MaxSessionExpiry / time.Second); max > 0 && cl.expiry > max {
+		cl.expiry = max
+	}
+	cl.pending = connackInfo{assigned: assigned, serverKeepAlive: serverKeepAlive, assignedID: id,
+		expiryChanged: p.Version == codec.V5 && cl.expiry != p.Props.SessionExpiry}
+
+	cl.claimSession(id, p.CleanStart)
+}
+
+// connackInfo carries what the CONNACK must say from CONNECT to the moment the session is attached.
+type connackInfo struct {
+	assignedID      string
+	assigned        bool
+	serverKeepAlive bool
+	expiryChanged   bool
+}
+
+// claimSession finds or creates the session for id. A session owned by another live connection or another loop
+// is handed over asynchronously: the client waits in stConnecting, reading nothing more, until adopt.
+func (cl *client) claimSession(id string, cleanStart bool) {
+	l := cl.l
+	t := &l.s.sessions
+	sh := t.shard([]byte(id))
+	sh.mu.Lock()
+	old := sh.m[id]
+	if old == nil || cleanStart {
+		s := l.newSession(id)
+		sh.m[id] = s
+		var displaced *client
+		if old != nil {
+			old.discarded = true
+			displaced, old.claim = old.claim, nil
+		} else {
+			t.n.Add(1)
+		}
+		sh.mu.Unlock()
+		if old != nil {
+			// The old session ends: its connection is taken over and its will published once.
+			if o := old.owner.Load(); o != nil {
+				o.postTask(func() { o.takeOverAndEnd(old) })
+			}
+		}
+		if displaced != nil {
+			displaced.l.postTask(func() { displaced.supersede() })
+		}
+		cl.attach(s, false)
+		return
+	}
+	displaced := old.claim
+	old.claim = cl
+	post := !old.handoff
+	old.handoff = true
+	cl.state = stConnecting
+	owner := old.owner.Load()
+	sh.mu.Unlock()
+	if displaced != nil {
+		displaced.l.postTask(func() { displaced.supersede() })
+	}
+	if post {
+		if owner == l {
+			l.handoff(old)
+		} else {
+			owner.postTask(func() { owner.handoff(old) })
+		}
+	}
+}
+
+// supersede closes a connection that was waiting for a session another connection claimed after it.
+func (cl *client) supersede() {
+	if cl.state == stConnecting {
+		cl.takenOver = true
+		cl.closeNow("session claimed by a newer connection")
+	}
+}
+
+// takeOverAndEnd closes a session's connection because a clean-start connection took its client id, then ends
+// the session (publishing the will).
+func (l *loop) takeOverAndEnd(s *session) {
+	if o := s.owner.Load(); o != l {
+		if o != nil {
+			o.postTask(func() { o.takeOverAndEnd(s) })
+		}
+		return
+	}
+	if cl := s.cl; cl != nil {
+		cl.kick()
+	}
+	l.endSession(s)
+}
+
+// kick disconnects a client whose session was taken over [MQTT-3.1.4-3] (v5: DISCONNECT 0x8E).
+func (cl *client) kick() {
+	cl.takenOver = true
+	if cl.state == stConnected && cl.version == codec.V5 {
+		cl.sendDisconnect(codec.SessionTakenOver, "")
+	}
+	cl.closeNow("session taken over")
+}
+
+// handoff runs on the session's owner: it disconnects the current connection, then moves the session to the loop
+// of the connection that claimed it.
+func (l *loop) handoff(s *session) {
+	if o := s.owner.Load(); o != l {
+		o.postTask(func() { o.handoff(s) })
+		return
+	}
+	if cl := s.cl; cl != nil {
+		cl.kick() // OnClose runs now and detaches it
+	}
+	s.t.stop() // its timers live on this loop's wheel
+	sh := l.s.sessions.shard([]byte(s.id))
+	sh.mu.Lock()
+	claim := s.claim
+	s.claim = nil
+	s.handoff = false
+	if claim == nil || s.dead || s.discarded {
+		sh.mu.Unlock()
+		if claim != nil {
+			claim.l.postTask(func() { claim.retryClaim(s.id) })
+		}
+		if !s.dead {
+			s.armTimer(l)
+		}
+		return
+	}
+	target := claim.l
+	s.owner.Store(target)
+	// Posted under the lock so a later claimant's handoff reaches the target after this adopt.
+	if target == l {
+		sh.mu.Unlock()
+		claim.adopt(s)
+		return
+	}
+	target.postTask(func() { claim.adopt(s) })
+	sh.mu.Unlock()
+}
+
+// retryClaim starts the session lookup again for a client whose claimed session ended before it arrived.
+func (cl *client) retryClaim(id string) {
+	if cl.state != stConnecting {
+		return
+	}
+	cl.state = stAwaitConnect
+	cl.claimSession(id, false)
+	cl.resumeInput()
+}
+
+// adopt attaches a session handed over from another connection, on the claimant's loop.
+func (cl *client) adopt(s *session) {
+	l := cl.l
+	if s.owner.Load() != l {
+		// A newer claimant won in between; it received the session instead.
+		cl.supersede()
+		return
+	}
+	if cl.state != stConnecting {
+		// The claimant went away meanwhile: the session stays here, offline.
+		s.goOffline(l)
+		return
+	}
+	cl.attach(s, true)
+	cl.resumeInput()
+}
+
+// attach binds a client to its session, sends CONNACK and resumes the session's message flow.
+func (cl *client) attach(s *session, present bool) {
+	l := cl.l
+	cl.s = s
+	cl.state = stConnected
+	s.cl = cl
+	s.version = cl.version
+	s.expiry = cl.expiry
+	s.expireAt = 0
+	s.takenOver = false
+	if s.will != nil {
+		// A new connection before the will delay ended: the will is not sent [MQTT-3.1.3-9].
+		s.will.release()
+		s.will = nil
+	}
+	s.t.stop()
+	l.s.connected.Add(1)
+	l.s.totalConnects.Add(1)
+
+	cl.sendConnack(present)
+	cl.armKeepAlive()
+	cl.logConn("client connected", "clean_start", !present, "keep_alive", cl.keepAlive)
+	if present {
+		s.resume(l)
+	}
+}
+
+func (cl *client) armKeepAlive() {
+	cl.lastSeen = cl.l.wheel.now
+	if cl.keepAlive == 0 {
+		cl.t.stop()
+		return
+	}
+	cl.l.wheel.schedule(&cl.t, cl.lastSeen+int64(cl.keepAlive)*15)
+}
+
+// sendConnack writes CONNACK with session present and, for MQTT 5, the broker's limits [MQTT-3.2.2].
+func (cl *client) sendConnack(present bool) {
+	ack := &cl.l.pk.connack
+	*ack = codec.Connack{SessionPresent: present, Props: codec.Properties{User: ack.Props.User[:0]}}
+	if cl.version == codec.V5 {
+		o := &cl.l.s.opts
+		p := &ack.Props
+		p.ReceiveMaximum = uint16(o.ReceiveMaximum)
+		p.Set(codec.PropReceiveMaximum)
+		p.MaximumPacketSize = uint32(o.MaxPacketSize)
+		p.Set(codec.PropMaximumPacketSize)
+		p.TopicAliasMaximum = uint16(o.TopicAliasMaximum)
+		if p.TopicAliasMaximum > 0 {
+			p.Set(codec.PropTopicAliasMaximum)
+		}
+		p.RetainAvailable = 1
+		p.Set(codec.PropRetainAvailable)
+		p.WildcardSubAvailable, p.SubIDAvailable, p.SharedSubAvailable = 1, 1, 1
+		p.Set(codec.PropWildcardSubAvailable)
+		p.Set(codec.PropSubIDAvailable)
+		p.Set(codec.PropSharedSubAvailable)
+		if cl.pending.assigned {
+			p.AssignedClientID = []byte(cl.pending.assignedID)
+			p.Set(codec.PropAssignedClientID)
+		}
+		if cl.pending.serverKeepAlive {
+			p.ServerKeepAlive = cl.keepAlive
+			p.Set(codec.PropServerKeepAlive)
+		}
+		if cl.pending.expiryChanged {
+			p.SessionExpiry = cl.expiry
+			p.Set(codec.PropSessionExpiry)
+		}
+	}
+	cl.write(ack.Append(cl.buf(), cl.version))
+	cl.pending = connackInfo{}
+}
+
+// refuse answers CONNECT with an error CONNACK (v3 return code or v5 reason) and closes [MQTT-3.2.2-7].
+func (cl *client) refuse(code codec.ReasonCode, why string) {
+	cl.violation(errors.New(why))
+	ack := codec.Connack{Reason: code}
+	v := cl.version
+	if v != codec.V5 {
+		c3, ok := codec.ConnackV3(code)
+		if !ok {
+			cl.closeNow(why)
+			return
+		}
+		ack.Reason = c3
+		if v != codec.V31 {
+			v = codec.V311
+		}
+	} else if cl.problemInfo && why != "" {
+		ack.Props.ReasonString = []byte(why)
+		ack.Props.Set(codec.PropReasonString)
+	}
+	cl.write(ack.Append(cl.buf(), v))
+	cl.closeNow(why)
+}
+
+// handleDisconnect: a normal DISCONNECT discards the will [MQTT-3.14.4-3]; v5 0x04 keeps it, and a v5 DISCONNECT
+// may change the Session Expiry Interval, but not from 0 [MQTT-3.14.2-2].
+func (cl *client) handleDisconnect(h codec.FixedHeader, body []byte) {
+	d := &cl.l.pk.disconnect
+	if err := d.Decode(h, body, cl.version); err != nil {
+		cl.failErr(err)
+		return
+	}
+	if cl.version == codec.V5 && d.Props.Has(codec.PropSessionExpiry) {
+		if cl.expiry == 0 && d.Props.SessionExpiry != 0 {
+			cl.fail(codec.ProtocolError, "session expiry changed from 0 at DISCONNECT [MQTT-3.14.2-2]")
+			return
+		}
+		cl.expiry = d.Props.SessionExpiry
+		if max := uint32(cl.l.s.opts.MaxSessionExpiry / time.Second); max > 0 && cl.expiry > max {
+			cl.expiry = max
+		}
+	}
+	cl.normalDisconnect = cl.version != codec.V5 || d.Reason != codec.DisconnectWithWill
+	cl.reason = "client disconnected"
+	if cl.version == codec.V5 && d.Reason != 0 {
+		cl.reason = "client disconnected: " + d.Reason.String()
+	}
+	cl.closeNow(cl.reason)
+}
+
+// onClose detaches a closed connection from its session: the will is published or scheduled, and the session
+// ends now or starts its expiry countdown.
+func (cl *client) onClose(err error) {
+	if cl.state == stClosed {
+		return
+	}
+	prev := cl.state
+	cl.state = stClosed
+	cl.t.stop()
+	if cl.out != nil {
+		cl.flushDiscard()
+	}
+	if cl.carry != nil {
+		cl.carry.Reset()
+		cl.carry = nil
+	}
+	l := cl.l
+	l.s.openConns.Add(-1)
+	if cl.reason == "" {
+		cl.reason = "connection lost"
+		if err != nil {
+			cl.reason = "connection lost: " + err.Error()
+		}
+	}
+	s := cl.s
+	if s == nil || s.cl != cl {
+		if prev == stConnecting {
+			cl.dropClaim()
+		}
+		cl.releaseWill()
+		return
+	}
+	l.s.connected.Add(-1)
+	cl.logConn("client disconnected", "reason", cl.reason)
+	s.cl = nil
+	cl.aliasesIn, cl.aliasesOut = nil, nil
+	will := cl.will
+	cl.will = nil
+	if cl.normalDisconnect && will != nil {
+		will.release()
+		will = nil
+	}
+	if l.s.stopping.Load() {
+		will.release()
+		return
+	}
+	s.expiry = cl.expiry
+	if will != nil {
+		if cl.willDelay == 0 || s.expiry == 0 && !cl.takenOver {
+			l.publishWill(will)
+		} else {
+			s.will = will
+			s.willAt = l.wheel.now + int64(cl.willDelay)*10
+		}
+	}
+	if cl.takenOver {
+		// The new connection takes the session (resume) or ends it (clean start).
+		s.armTimer(l)
+		return
+	}
+	s.goOffline(l)
+}
+
+// goOffline starts the expiry countdown of a session without a connection, or ends it now.
+func (s *session) goOffline(l *loop) {
+	switch s.expiry {
+	case 0:
+		l.endSession(s)
+		return
+	case neverExpire:
+		s.expireAt = 0
+	default:
+		s.expireAt = l.wheel.now + int64(s.expiry)*10
+	}
+	s.armTimer(l)
+}
+
+// dropClaim withdraws a waiting connection's claim on a session.
+func (cl *client) dropClaim() {
+	if cl.pending.assignedID == "" {
+		return
+	}
+	sh := cl.l.s.sessions.shard([]byte(cl.pending.assignedID))
+	sh.mu.Lock()
+	if s := sh.m[cl.pending.assignedID]; s != nil && s.claim == cl {
+		s.claim = nil
+	}
+	sh.mu.Unlock()
+}
+
+func (cl *client) releaseWill() {
+	if cl.will != nil {
+		cl.will.release()
+		cl.will = nil
+	}
+}
+
+// flushDiscard drops the outbox of a connection that is already closed.
+func (cl *client) flushDiscard() {
+	bytebufferpool.Put(cl.out)
+	cl.out = nil
+}

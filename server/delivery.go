@@ -1,0 +1,248 @@
+package server
+
+import (
+	"loopmq/codec"
+	"loopmq/topic"
+)
+
+// route matches m against the topic index and delivers it once per subscriber (overlapping subscriptions merged
+// [MQTT-3.3.4-2, -3]) and once per shared group. Deliveries to sessions owned by other loops are batched per loop
+// and posted once at the end.
+func (l *loop) route(m *message) {
+	subs := l.s.index.Match(m.topic, l.matched[:0], nil)
+	l.matched = subs
+	if len(subs) > 1 {
+		topic.SortBySubscriber(subs)
+	}
+	for rest := subs; len(rest) > 0; {
+		var one []topic.Subscription
+		one, rest, _ = topic.NextDelivery(rest)
+		qos, retain, ok := byte(0), false, false
+		ids := l.ids[:0]
+		for i := range one {
+			sub := &one[i]
+			if sub.Opts.NoLocal() && sub.Subscriber == m.from && !sub.Shared {
+				continue // [MQTT-3.8.3-3]
+			}
+			ok = true
+			qos = max(qos, sub.Opts.QoS())
+			if sub.Opts.RetainAsPublished() {
+				retain = m.retain // [MQTT-3.3.1-12, -13]
+			}
+			if sub.ID != 0 {
+				ids = append(ids, sub.ID)
+			}
+		}
+		l.ids = ids
+		if !ok {
+			continue
+		}
+		s := l.s.subs.get(one[0].Subscriber)
+		if s == nil {
+			continue
+		}
+		qos = min(qos, m.qos) // [MQTT-3.8.4-8]: downgrade to the granted QoS
+		if o := s.owner.Load(); o != l && o != nil {
+			l.stage(o, s, m, qos, retain, ids)
+			continue
+		}
+		l.deliver(s, m, qos, retain, ids)
+	}
+	l.postStaged()
+}
+
+// stage queues a delivery for another loop; postStaged hands each loop its batch with one lock.
+func (l *loop) stage(o *loop, s *session, m *message, qos byte, retain bool, ids []uint32) {
+	for len(l.staged) <= o.idx {
+		l.staged = append(l.staged, stagedBatch{})
+	}
+	b := &l.staged[o.idx]
+	if len(b.d) == 0 {
+		l.stagedLoops = append(l.stagedLoops, o)
+	}
+	b.d = append(b.d, delivery{sess: s, msg: l.keep(m), qos: qos, retain: retain,
+		idOff: uint32(len(b.ids)), nIDs: uint16(len(ids))})
+	b.ids = append(b.ids, ids...)
+}
+
+type stagedBatch struct {
+	d   []delivery
+	ids []uint32
+}
+
+func (l *loop) postStaged() {
+	for _, o := range l.stagedLoops {
+		b := &l.staged[o.idx]
+		o.postBatch(b.d, b.ids)
+		clear(b.d)
+		b.d, b.ids = b.d[:0], b.ids[:0]
+	}
+	clear(l.stagedLoops)
+	l.stagedLoops = l.stagedLoops[:0]
+}
+
+// postBatch appends deliveries (with their subscription identifiers) to l's mailbox and wakes l once.
+func (l *loop) postBatch(ds []delivery, ids []uint32) {
+	m := &l.mail
+	m.mu.Lock()
+	base := uint32(len(m.inIDs))
+	for _, d := range ds {
+		d.idOff += base
+		m.in = append(m.in, d)
+	}
+	m.inIDs = append(m.inIDs, ids...)
+	m.mu.Unlock()
+	l.wake()
+}
+
+// deliver hands m to session s, which l owns (or forwards it to the loop that owns s now).
+func (l *loop) deliver(s *session, m *message, qos byte, retain bool, ids []uint32) {
+	if o := s.owner.Load(); o != l {
+		if o != nil && !s.dead {
+			o.post(delivery{sess: s, msg: l.keep(m), qos: qos, retain: retain}, ids)
+		}
+		return
+	}
+	if s.dead {
+		return
+	}
+	if m.expired(l.wheel.now) {
+		l.stats.droppedExpired.Add(1)
+		return
+	}
+	cl := s.cl
+	online := cl != nil && cl.state == stConnected
+	if qos == 0 {
+		if !online {
+			return // QoS 0 is not queued for offline sessions
+		}
+		if cl.outbound() >= l.s.opts.OutboundHighWater {
+			l.stats.droppedHighWater.Add(1)
+			return
+		}
+		cl.sendPublish(m, 0, retain, 0, ids, false)
+		return
+	}
+	e := outMsg{m: l.keep(m), qos: qos, retain: retain}
+	if len(ids) > 0 {
+		e.ids = append([]uint32(nil), ids...)
+	}
+	if online && len(s.queue) == 0 && s.canSend(cl) {
+		s.sendNew(cl, e)
+		return
+	}
+	if len(s.queue) >= l.s.opts.MaxQueuedMessages {
+		e.m.release()
+		l.stats.droppedQueueFull.Add(1)
+		return
+	}
+	s.queue = append(s.queue, e)
+}
+
+// canSend reports whether the inflight window and the outbound buffer have room for one more QoS 1/2 message.
+// With nothing inflight one message always goes, so a full buffer cannot stall the queue for good.
+func (s *session) canSend(cl *client) bool {
+	n := len(s.inflight)
+	return n < int(cl.sendQuota) && (n == 0 || cl.outbound() < cl.l.s.opts.OutboundHighWater)
+}
+
+// sendNew assigns a packet id to e, puts it in the inflight window and sends it.
+func (s *session) sendNew(cl *client, e outMsg) {
+	e.packetID = s.nextPacketID()
+	if !cl.sendPublish(e.m, e.qos, e.retain, e.packetID, e.ids, false) {
+		e.m.release() // too large for this client: dropped [MQTT-3.1.2-25]
+		return
+	}
+	s.inflight = append(s.inflight, e)
+}
+
+// pump moves queued messages into the inflight window while there is room.
+func (s *session) pump(l *loop) {
+	cl := s.cl
+	if cl == nil || cl.state != stConnected {
+		return
+	}
+	n := 0
+	for n < len(s.queue) && s.canSend(cl) {
+		e := s.queue[n]
+		n++
+		if e.m.expired(l.wheel.now) {
+			l.stats.droppedExpired.Add(1)
+			e.m.release()
+			continue
+		}
+		s.sendNew(cl, e)
+	}
+	if n > 0 {
+		k := copy(s.queue, s.queue[n:])
+		clear(s.queue[k:])
+		s.queue = s.queue[:k]
+	}
+}
+
+// resume re-sends the inflight window of a resumed session, PUBLISH with DUP or PUBREL [MQTT-4.4.0-1], then
+// continues with the queue.
+func (s *session) resume(l *loop) {
+	cl := s.cl
+	for i := 0; i < len(s.inflight); i++ {
+		e := &s.inflight[i]
+		if e.released {
+			cl.write(codec.AppendAck(cl.buf(), codec.TypePubrel, e.packetID, codec.Success, cl.version))
+			continue
+		}
+		if e.m.expired(l.wheel.now) {
+			l.stats.droppedExpired.Add(1)
+			s.removeInflight(i)
+			i--
+			continue
+		}
+		if !cl.sendPublish(e.m, e.qos, e.retain, e.packetID, e.ids, true) {
+			s.removeInflight(i)
+			i--
+		}
+	}
+	s.pump(l)
+}
+
+// sendPublish encodes m for this client into its outbox. It returns false (and counts a drop) when the packet
+// would exceed the client's Maximum Packet Size [MQTT-3.1.2-25].
+func (cl *client) sendPublish(m *message, qos byte, retain bool, packetID uint16, ids []uint32, dup bool) bool {
+	l := cl.l
+	sh := pubShape{qos: qos, retain: retain, dup: dup, packetID: packetID}
+	if cl.version == codec.V5 {
+		sh.subIDs = ids
+		if m.expireAt != 0 {
+			sh.hasExp = true
+			sh.expiry = m.remainingExpiry(l.wheel.now)
+		}
+		if cl.aliasMaxOut > 0 {
+			cl.outboundAlias(m.topic, &sh)
+		}
+	}
+	size, _ := publishLen(m, cl.version, &sh)
+	if cl.maxOut > 0 && uint32(size) > cl.maxOut {
+		l.stats.droppedTooLarge.Add(1)
+		return false
+	}
+	cl.write(appendPublish(cl.buf(), m, cl.version, &sh))
+	l.stats.msgsOut.Add(1)
+	return true
+}
+
+// outboundAlias picks a Topic Alias towards a v5 client that allows them: the first aliasMaxOut topics get one,
+// and later messages on them carry an empty topic name [MQTT-3.3.2-10].
+func (cl *client) outboundAlias(name []byte, sh *pubShape) {
+	if a, ok := cl.aliasesOut[string(name)]; ok {
+		sh.alias, sh.noTopic = a, true
+		return
+	}
+	if len(cl.aliasesOut) >= int(cl.aliasMaxOut) || len(name) < 4 {
+		return
+	}
+	if cl.aliasesOut == nil {
+		cl.aliasesOut = make(map[string]uint16)
+	}
+	a := uint16(len(cl.aliasesOut) + 1)
+	cl.aliasesOut[string(name)] = a
+	sh.alias = a
+}

@@ -1,0 +1,99 @@
+package server
+
+import (
+	"net"
+	"time"
+
+	"github.com/panjf2000/gnet/v2"
+
+	"loopmq/codec"
+)
+
+// engine is the gnet event handler: it turns gnet's callbacks into client and loop calls.
+type engine struct {
+	gnet.BuiltinEventEngine
+	s      *Server
+	booted chan struct{}
+}
+
+// OnBoot records the engine so the server can stop it and look up its listeners.
+func (e *engine) OnBoot(eng gnet.Engine) gnet.Action {
+	e.s.eng = eng
+	close(e.booted)
+	return gnet.None
+}
+
+// OnOpen creates the client of a new connection on its loop and arms the connect timeout.
+func (e *engine) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
+	s := e.s
+	if s.stopping.Load() {
+		return nil, gnet.Close
+	}
+	l := s.loopFor(c.EventLoop())
+	cl := &client{l: l, c: c, problemInfo: true}
+	cl.t.owner = cl
+	if s.opts.WSAddr != "" && s.wsPort != 0 && localPort(c) == s.wsPort && s.wsPort != s.tcpPort {
+		l.stats.connectsWS.Add(1)
+	} else {
+		l.stats.connectsTCP.Add(1)
+	}
+	if n := s.openConns.Add(1); s.opts.MaxConnections > 0 && n > int64(s.opts.MaxConnections) {
+		cl.refused = true
+	}
+	c.SetContext(cl)
+	l.wheel.schedule(&cl.t, l.wheel.now+int64(s.opts.ConnectTimeout/tickDuration))
+	return nil, gnet.None
+}
+
+func localPort(c gnet.Conn) int {
+	if a, ok := c.LocalAddr().(*net.TCPAddr); ok {
+		return a.Port
+	}
+	return 0
+}
+
+// OnTraffic runs the read path of the connection.
+func (e *engine) OnTraffic(c gnet.Conn) gnet.Action {
+	cl, _ := c.Context().(*client)
+	if cl == nil {
+		return gnet.Close
+	}
+	return cl.onTraffic()
+}
+
+// OnClose detaches the client from its session and decides what happens to the session and the will.
+func (e *engine) OnClose(c gnet.Conn, err error) gnet.Action {
+	cl, _ := c.Context().(*client)
+	if cl == nil {
+		return gnet.None
+	}
+	if e.s.stopping.Load() && cl.state == stConnected && cl.version == codec.V5 {
+		// Shutdown: gnet flushes this after OnClose returns.
+		cl.sendDisconnect(codec.ServerShuttingDown, "")
+		cl.flush()
+	}
+	cl.onClose(err)
+	return gnet.None
+}
+
+// OnTick posts a tick to every loop's timing wheel and runs the $SYS publisher; it runs on gnet's ticker
+// goroutine, not on a loop.
+func (e *engine) OnTick() (time.Duration, gnet.Action) {
+	s := e.s
+	if s.stopping.Load() {
+		return time.Second, gnet.None
+	}
+	for _, l := range s.loopList() {
+		l.execute(l.tickTask)
+	}
+	if s.opts.SysInterval > 0 {
+		now := time.Now().UnixNano()
+		if last := s.lastSys.Load(); now-last >= int64(s.opts.SysInterval) && s.lastSys.CompareAndSwap(last, now) {
+			if ls := s.loopList(); len(ls) > 0 {
+				l := ls[0]
+				l.postTask(l.publishSys)
+			}
+		}
+	}
+	return tickDuration * time.Nanosecond, gnet.None
+}

@@ -1,0 +1,191 @@
+package server
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"runtime"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Options configures a Server. The zero value is not useful: start from DefaultOptions and change what you need.
+// Every field maps to a snake_case YAML key (see LoadOptionsFile) and most to a flag of bin/loopmq.
+type Options struct {
+	// TCPAddr is the MQTT-over-TCP listen address. Default ":1883". Empty disables the listener.
+	TCPAddr string `yaml:"tcp_addr"`
+	// WSAddr is the MQTT-over-WebSocket listen address. Default ":8083". Empty disables the listener.
+	WSAddr string `yaml:"ws_addr"`
+	// WSPath is the HTTP path on which WebSocket upgrades are accepted. Default "/mqtt".
+	WSPath string `yaml:"ws_path"`
+	// HTTPAddr serves /metrics, /healthz, /readyz and /debug/pprof/. Default "127.0.0.1:8080". Empty disables it.
+	HTTPAddr string `yaml:"http_addr"`
+
+	// MaxPacketSize is the largest MQTT packet accepted, in bytes (whole packet). Default 1 MiB. Larger packets are
+	// refused from their fixed header: v5 clients get DISCONNECT 0x95, others are closed. Advertised in v5 CONNACK.
+	MaxPacketSize int `yaml:"max_packet_size"`
+	// MaxConnections caps concurrent network connections; 0 means no limit. Default 0.
+	MaxConnections int `yaml:"max_connections"`
+	// ConnectTimeout is how long a new connection may take to send CONNECT. Default 10s.
+	ConnectTimeout time.Duration `yaml:"connect_timeout"`
+	// MaxKeepAlive, when nonzero, caps the client's keep alive: v5 clients asking for more (or for 0) get the
+	// Server Keep Alive property; v3 clients asking for more are held to it. Default 0 (accept what clients ask).
+	MaxKeepAlive time.Duration `yaml:"max_keep_alive"`
+	// ReceiveMaximum is how many QoS 1 and 2 publishes a client may have unacknowledged towards the broker
+	// (advertised in v5 CONNACK; exceeding it is DISCONNECT 0x93). Default 64.
+	ReceiveMaximum int `yaml:"receive_maximum"`
+	// MaxInflight caps outbound unacknowledged QoS 1 and 2 messages per client, below the client's own Receive
+	// Maximum. Default 64.
+	MaxInflight int `yaml:"max_inflight"`
+	// MaxQueuedMessages caps QoS 1 and 2 messages queued per session while the client is offline or its inflight
+	// window is full. Past it new messages are dropped and counted. Default 1000.
+	MaxQueuedMessages int `yaml:"max_queued_messages"`
+	// OutboundHighWater is the number of bytes waiting to be written to a connection beyond which QoS 0 messages
+	// are dropped (and counted) and QoS 1 and 2 messages stay queued in the session. Default 1 MiB.
+	OutboundHighWater int `yaml:"outbound_high_water"`
+	// MaxSessionExpiry caps the Session Expiry Interval a v5 client may ask for, and is the expiry of v3
+	// persistent sessions (clean session 0). Default 0, meaning no cap (v3 persistent sessions never expire).
+	MaxSessionExpiry time.Duration `yaml:"max_session_expiry"`
+	// MaxRetainedMessages caps the number of retained messages; 0 means no limit. Default 0. A retained publish
+	// beyond the cap is still delivered but not retained (counted as dropped).
+	MaxRetainedMessages int `yaml:"max_retained_messages"`
+	// MaxRetainedBytes caps the total payload bytes of retained messages; 0 means no limit. Default 0.
+	MaxRetainedBytes int64 `yaml:"max_retained_bytes"`
+	// TopicAliasMaximum is the highest topic alias a v5 client may use towards the broker (CONNACK property).
+	// 0 disables inbound topic aliases. Default 64.
+	TopicAliasMaximum int `yaml:"topic_alias_maximum"`
+	// EventLoops is the number of gnet event loops; 0 means GOMAXPROCS. Default 0.
+	EventLoops int `yaml:"event_loops"`
+	// SysInterval is the period of $SYS/broker/... publications; 0 disables them. Default 10s.
+	SysInterval time.Duration `yaml:"sys_interval"`
+	// LogLevel is one of debug, info, warn, error. Default "info".
+	LogLevel string `yaml:"log_level"`
+	// LogFormat is "text" or "json". Default "text".
+	LogFormat string `yaml:"log_format"`
+
+	// Logger, when set, is used instead of one built from LogLevel and LogFormat (library use).
+	Logger *slog.Logger `yaml:"-"`
+	// Authenticator decides whether a CONNECT is accepted. Default AllowAll.
+	Authenticator Authenticator `yaml:"-"`
+}
+
+// DefaultOptions returns the documented defaults.
+func DefaultOptions() Options {
+	return Options{
+		TCPAddr:           ":1883",
+		WSAddr:            ":8083",
+		WSPath:            "/mqtt",
+		HTTPAddr:          "127.0.0.1:8080",
+		MaxPacketSize:     1 << 20,
+		ConnectTimeout:    10 * time.Second,
+		ReceiveMaximum:    64,
+		MaxInflight:       64,
+		MaxQueuedMessages: 1000,
+		OutboundHighWater: 1 << 20,
+		TopicAliasMaximum: 64,
+		SysInterval:       10 * time.Second,
+		LogLevel:          "info",
+		LogFormat:         "text",
+	}
+}
+
+// maxWirePacket is the largest packet MQTT can express: a 4-byte remaining length of 268,435,455 plus 5 header bytes.
+const maxWirePacket = 268435455 + 5
+
+// Validate reports the first option that is out of range.
+func (o *Options) Validate() error {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	if o.TCPAddr == "" && o.WSAddr == "" {
+		bad("tcp_addr and ws_addr are both empty: nothing to listen on")
+	}
+	if o.WSPath == "" || o.WSPath[0] != '/' {
+		bad("ws_path %q must start with /", o.WSPath)
+	}
+	if o.MaxPacketSize < 64 || o.MaxPacketSize > maxWirePacket {
+		bad("max_packet_size %d out of range [64, %d]", o.MaxPacketSize, maxWirePacket)
+	}
+	if o.MaxConnections < 0 {
+		bad("max_connections %d is negative", o.MaxConnections)
+	}
+	if o.ConnectTimeout <= 0 {
+		bad("connect_timeout %v must be positive", o.ConnectTimeout)
+	}
+	if o.MaxKeepAlive < 0 || o.MaxKeepAlive > 65535*time.Second {
+		bad("max_keep_alive %v out of range [0, 65535s]", o.MaxKeepAlive)
+	}
+	if o.ReceiveMaximum < 1 || o.ReceiveMaximum > 65535 {
+		bad("receive_maximum %d out of range [1, 65535]", o.ReceiveMaximum)
+	}
+	if o.MaxInflight < 1 || o.MaxInflight > 65535 {
+		bad("max_inflight %d out of range [1, 65535]", o.MaxInflight)
+	}
+	if o.MaxQueuedMessages < 0 {
+		bad("max_queued_messages %d is negative", o.MaxQueuedMessages)
+	}
+	if o.OutboundHighWater < 1024 {
+		bad("outbound_high_water %d below 1024", o.OutboundHighWater)
+	}
+	if o.MaxSessionExpiry < 0 || o.MaxSessionExpiry > 0xFFFFFFFF*time.Second {
+		bad("max_session_expiry %v out of range", o.MaxSessionExpiry)
+	}
+	if o.MaxRetainedMessages < 0 || o.MaxRetainedBytes < 0 {
+		bad("retained limits must not be negative")
+	}
+	if o.TopicAliasMaximum < 0 || o.TopicAliasMaximum > 65535 {
+		bad("topic_alias_maximum %d out of range [0, 65535]", o.TopicAliasMaximum)
+	}
+	if o.EventLoops < 0 || o.EventLoops > 4*runtime.NumCPU()+256 {
+		bad("event_loops %d out of range", o.EventLoops)
+	}
+	if o.SysInterval < 0 {
+		bad("sys_interval %v is negative", o.SysInterval)
+	}
+	if _, err := parseLevel(o.LogLevel); err != nil {
+		errs = append(errs, err)
+	}
+	if o.LogFormat != "text" && o.LogFormat != "json" {
+		bad("log_format %q must be text or json", o.LogFormat)
+	}
+	return errors.Join(errs...)
+}
+
+func parseLevel(s string) (slog.Level, error) {
+	switch strings.ToLower(s) {
+	case "debug":
+		return slog.LevelDebug, nil
+	case "info", "":
+		return slog.LevelInfo, nil
+	case "warn", "warning":
+		return slog.LevelWarn, nil
+	case "error":
+		return slog.LevelError, nil
+	}
+	return 0, fmt.Errorf("log_level %q must be debug, info, warn or error", s)
+}
+
+// LoadOptionsFile reads a YAML file onto o: keys present in the file replace the fields, others keep their value.
+// Unknown keys are an error, so a typo does not silently fall back to a default. Durations are Go durations
+// ("10s", "1m30s").
+func (o *Options) LoadOptionsFile(path string) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	return o.LoadYAML(b)
+}
+
+// LoadYAML is LoadOptionsFile for bytes already in memory.
+func (o *Options) LoadYAML(b []byte) error {
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(o); err != nil && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("config: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,242 @@
+// Package server is the loopmq broker core: gnet event loops, MQTT sessions, routing and delivery, limits,
+// options, metrics and $SYS topics.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/panjf2000/gnet/v2"
+	"golang.org/x/sys/unix"
+
+	"loopmq/topic"
+)
+
+// Version is reported in $SYS/broker/version.
+const Version = "loopmq 0.1.0"
+
+// Server is one broker: listeners, event loops, sessions, the topic index and the retained store.
+type Server struct {
+	opts Options
+	log  *slog.Logger
+	auth Authenticator
+
+	index    *topic.Index
+	retained *topic.Retained[*message]
+	sessions sessionTable
+	subs     subscriberTable
+
+	loopsMu sync.Mutex
+	loops   atomic.Pointer[[]*loop]
+
+	eng      gnet.Engine
+	engErr   chan error
+	tcpAddr  string // bound addresses, set once listening
+	wsAddr   string
+	tcpPort  int
+	wsPort   int
+	httpSrv  *http.Server
+	httpLn   net.Listener
+	started  time.Time
+	ready    atomic.Bool
+	stopping atomic.Bool
+	stopOnce sync.Once
+
+	global        counters // for work done outside a loop
+	openConns     atomic.Int64
+	connected     atomic.Int64
+	totalConnects atomic.Uint64
+	subscriptions atomic.Int64
+	retainedBytes atomic.Int64
+
+	connLog, violationLog sampler
+
+	// newWSLayer creates the WebSocket transport of a connection that sent "GET "; nil refuses such connections.
+	// It is the seam where server/ws plugs in.
+	newWSLayer func(cl *client, writeRaw func([]byte)) transportLayer
+	lastSys               atomic.Int64 // unix nano of the last $SYS publication
+}
+
+// New validates opts and builds a Server; call Start to listen.
+func New(opts Options) (*Server, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	s := &Server{
+		opts:     opts,
+		log:      opts.Logger,
+		auth:     opts.Authenticator,
+		index:    topic.New(),
+		retained: topic.NewRetained[*message](),
+		engErr:   make(chan error, 1),
+	}
+	if s.log == nil {
+		s.log = newLogger(os.Stderr, opts.LogLevel, opts.LogFormat)
+	}
+	if s.auth == nil {
+		s.auth = AllowAll{}
+	}
+	s.sessions.init()
+	s.subs.init()
+	s.connLog.limit = 100
+	s.violationLog.limit = 20
+	s.loops.Store(&[]*loop{})
+	return s, nil
+}
+
+// Options returns the options the server runs with.
+func (s *Server) Options() Options { return s.opts }
+
+// Start binds the listeners and starts the event loops; it returns once clients can connect.
+func (s *Server) Start() error {
+	s.started = time.Now()
+	var addrs []string
+	if s.opts.TCPAddr != "" {
+		addrs = append(addrs, "tcp://"+s.opts.TCPAddr)
+	}
+	if s.opts.WSAddr != "" && s.opts.WSAddr != s.opts.TCPAddr {
+		addrs = append(addrs, "tcp://"+s.opts.WSAddr)
+	}
+	booted := make(chan struct{})
+	h := &engine{s: s, booted: booted}
+	opts := []gnet.Option{
+		gnet.WithMulticore(true),
+		gnet.WithNumEventLoop(s.opts.EventLoops),
+		gnet.WithTicker(true),
+		gnet.WithReusePort(false),
+		gnet.WithReuseAddr(true),
+		gnet.WithTCPNoDelay(gnet.TCPNoDelay),
+		gnet.WithLogger(gnetLogger{s.log}),
+		gnet.WithLockOSThread(false),
+	}
+	go func() { s.engErr <- gnet.Rotate(h, addrs, opts...) }()
+	select {
+	case <-booted:
+	case err := <-s.engErr:
+		if err == nil {
+			err = errors.New("gnet engine stopped before boot")
+		}
+		return err
+	}
+	if s.opts.TCPAddr != "" {
+		s.tcpAddr, s.tcpPort = s.boundAddr(s.opts.TCPAddr)
+	}
+	if s.opts.WSAddr != "" {
+		s.wsAddr, s.wsPort = s.boundAddr(s.opts.WSAddr)
+	}
+	if s.opts.HTTPAddr != "" {
+		if err := s.startHTTP(); err != nil {
+			s.eng.Stop(context.Background())
+			return fmt.Errorf("http listener: %w", err)
+		}
+	}
+	s.ready.Store(true)
+	s.log.Info("loopmq started", "tcp", s.tcpAddr, "ws", s.wsAddr, "http", s.HTTPAddr(), "version", Version)
+	return nil
+}
+
+// boundAddr asks the kernel which address a listener got (port 0 picks a free port).
+func (s *Server) boundAddr(addr string) (string, int) {
+	fd, err := s.eng.DupListener("tcp", addr)
+	if err != nil {
+		return addr, 0
+	}
+	defer unix.Close(fd)
+	sa, err := unix.Getsockname(fd)
+	if err != nil {
+		return addr, 0
+	}
+	switch a := sa.(type) {
+	case *unix.SockaddrInet4:
+		return net.JoinHostPort(net.IP(a.Addr[:]).String(), strconv.Itoa(a.Port)), a.Port
+	case *unix.SockaddrInet6:
+		return net.JoinHostPort(net.IP(a.Addr[:]).String(), strconv.Itoa(a.Port)), a.Port
+	}
+	return addr, 0
+}
+
+// TCPAddr returns the bound MQTT/TCP address, e.g. "127.0.0.1:40213", or "" when disabled.
+func (s *Server) TCPAddr() string { return s.tcpAddr }
+
+// WSAddr returns the bound MQTT/WebSocket address, or "" when disabled.
+func (s *Server) WSAddr() string { return s.wsAddr }
+
+// HTTPAddr returns the bound HTTP address (metrics, pprof, health), or "" when disabled.
+func (s *Server) HTTPAddr() string {
+	if s.httpLn == nil {
+		return ""
+	}
+	return s.httpLn.Addr().String()
+}
+
+// Shutdown stops accepting, sends MQTT 5 clients DISCONNECT 0x8B (server shutting down), closes every
+// connection and frees the event loops. It returns when done or when ctx ends.
+func (s *Server) Shutdown(ctx context.Context) error {
+	var err error
+	s.stopOnce.Do(func() {
+		s.ready.Store(false)
+		s.stopping.Store(true)
+		if s.httpSrv != nil {
+			s.httpSrv.Shutdown(ctx)
+		}
+		if e := s.eng.Stop(ctx); e != nil {
+			err = e
+			return
+		}
+		select {
+		case e := <-s.engErr:
+			if e != nil {
+				err = e
+			}
+		case <-ctx.Done():
+			err = ctx.Err()
+		}
+		s.log.Info("loopmq stopped")
+	})
+	return err
+}
+
+// loopList returns the event loops that have served at least one connection.
+func (s *Server) loopList() []*loop { return *s.loops.Load() }
+
+// loopFor returns the broker state of gnet loop el, creating it on first use (called on that loop).
+func (s *Server) loopFor(el gnet.EventLoop) *loop {
+	for _, l := range *s.loops.Load() {
+		if l.el == el {
+			return l
+		}
+	}
+	s.loopsMu.Lock()
+	defer s.loopsMu.Unlock()
+	old := *s.loops.Load()
+	for _, l := range old {
+		if l.el == el {
+			return l
+		}
+	}
+	l := newLoop(s, el, len(old))
+	next := append(append(make([]*loop, 0, len(old)+1), old...), l)
+	s.loops.Store(&next)
+	return l
+}
+
+// now is the broker clock in wheel ticks since start.
+func (s *Server) tickNow() int64 { return int64(time.Since(s.started) / tickDuration) }
+
+// gnetLogger routes gnet's own messages into slog at debug level (errors at error).
+type gnetLogger struct{ l *slog.Logger }
+
+func (g gnetLogger) Debugf(f string, a ...any) { g.l.Debug("gnet: " + fmt.Sprintf(f, a...)) }
+func (g gnetLogger) Infof(f string, a ...any)  { g.l.Debug("gnet: " + fmt.Sprintf(f, a...)) }
+func (g gnetLogger) Warnf(f string, a ...any)  { g.l.Warn("gnet: " + fmt.Sprintf(f, a...)) }
+func (g gnetLogger) Errorf(f string, a ...any) { g.l.Error("gnet: " + fmt.Sprintf(f, a...)) }
+func (g gnetLogger) Fatalf(f string, a ...any) { g.l.Error("gnet: " + fmt.Sprintf(f, a...)) }

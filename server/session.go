@@ -1,0 +1,224 @@
+package server
+
+import (
+	"hash/maphash"
+	"sync"
+	"sync/atomic"
+
+	"loopmq/codec"
+	"loopmq/topic"
+)
+
+// neverExpire is the Session Expiry Interval that means "does not expire" (MQTT 5 §3.1.2.11.2).
+const neverExpire = 0xFFFFFFFF
+
+// session is the state MQTT keeps for a client id across connections: subscriptions (in the topic index, listed
+// here to remove them), the outbound inflight window and queue, inbound QoS 2 ids, and a pending will.
+//
+// A session is owned by one event loop at a time (owner): only that loop reads or writes its fields, except
+// those marked as guarded by the session table shard lock. Ownership moves when a client resumes the session on
+// another loop; deliveries that reach the old owner are forwarded.
+type session struct {
+	id    string
+	subID topic.SubscriberID
+	owner atomic.Pointer[loop]
+
+	// Guarded by the table shard lock.
+	claim     *client // a connection waiting to take this session over
+	handoff   bool    // a handoff task is on its way to the owner
+	discarded bool    // removed from the table; ends when the owner sees it
+
+	cl      *client // the connected client, nil while offline (owner only)
+	version codec.Version
+	expiry  uint32 // Session Expiry Interval in seconds; neverExpire for "never"
+	filters map[string]topic.Options
+
+	inflight []outMsg // sent, not yet acknowledged (in send order)
+	queue    []outMsg // waiting for room in the inflight window or for the client to come back
+	nextID   uint16
+
+	inQoS2 []uint16 // QoS 2 packet ids received and not yet released by PUBREL
+
+	will      *message // pending will of the last connection, waiting for its delay
+	willAt    int64    // tick at which the pending will is published
+	expireAt  int64    // tick at which the offline session ends; 0 while connected
+	t         timer    // will delay and session expiry
+	dead      bool     // ended: no more deliveries
+	takenOver bool     // its connection was displaced by a new one
+}
+
+// outMsg is one outbound QoS 1 or 2 message of a session, queued or inflight.
+type outMsg struct {
+	m        *message
+	ids      []uint32 // subscription identifiers, usually nil
+	packetID uint16
+	qos      byte
+	retain   bool
+	released bool // PUBREC received, PUBREL sent: waiting for PUBCOMP
+}
+
+// sessionTable maps client ids to sessions, lock-striped so that connects on many loops rarely contend.
+type sessionTable struct {
+	seed   maphash.Seed
+	shards [256]sessionShard
+	n      atomic.Int64
+}
+
+type sessionShard struct {
+	mu sync.Mutex
+	m  map[string]*session
+	_  [40]byte
+}
+
+func (t *sessionTable) init() {
+	t.seed = maphash.MakeSeed()
+	for i := range t.shards {
+		t.shards[i].m = make(map[string]*session)
+	}
+}
+
+func (t *sessionTable) shard(id []byte) *sessionShard {
+	return &t.shards[maphash.Bytes(t.seed, id)&255]
+}
+
+func (t *sessionTable) count() int { return int(t.n.Load()) }
+
+// subscriberTable maps the topic index's subscriber ids to sessions, for routing.
+type subscriberTable struct {
+	shards [256]subscriberShard
+	next   atomic.Uint64
+}
+
+type subscriberShard struct {
+	mu sync.RWMutex
+	m  map[topic.SubscriberID]*session
+	_  [32]byte
+}
+
+func (t *subscriberTable) init() {
+	for i := range t.shards {
+		t.shards[i].m = make(map[topic.SubscriberID]*session)
+	}
+}
+
+func (t *subscriberTable) add(s *session) {
+	s.subID = topic.SubscriberID(t.next.Add(1))
+	sh := &t.shards[s.subID&255]
+	sh.mu.Lock()
+	sh.m[s.subID] = s
+	sh.mu.Unlock()
+}
+
+func (t *subscriberTable) get(id topic.SubscriberID) *session {
+	sh := &t.shards[id&255]
+	sh.mu.RLock()
+	s := sh.m[id]
+	sh.mu.RUnlock()
+	return s
+}
+
+func (t *subscriberTable) remove(id topic.SubscriberID) {
+	sh := &t.shards[id&255]
+	sh.mu.Lock()
+	delete(sh.m, id)
+	sh.mu.Unlock()
+}
+
+// newSession creates a session owned by l and registers it as a subscriber. The caller adds it to the table.
+func (l *loop) newSession(id string) *session {
+	s := &session{id: id}
+	s.t.owner = s
+	s.owner.Store(l)
+	l.s.subs.add(s)
+	return s
+}
+
+// nextPacketID returns a packet id not used by an inflight message [MQTT-2.3.1-2].
+func (s *session) nextPacketID() uint16 {
+	for {
+		s.nextID++
+		if s.nextID == 0 {
+			s.nextID = 1
+		}
+		free := true
+		for i := range s.inflight {
+			if s.inflight[i].packetID == s.nextID {
+				free = false
+				break
+			}
+		}
+		if free {
+			return s.nextID
+		}
+	}
+}
+
+// end discards the session on its owner loop: its subscriptions leave the index, queued messages are released,
+// and a will still pending is published now [MQTT-3.1.3-9: the will is sent at the latest when the session ends].
+func (l *loop) endSession(s *session) {
+	if s.dead {
+		return
+	}
+	s.dead = true
+	s.t.stop()
+	sh := l.s.sessions.shard([]byte(s.id))
+	sh.mu.Lock()
+	if sh.m[s.id] == s {
+		delete(sh.m, s.id)
+		l.s.sessions.n.Add(-1)
+	}
+	s.discarded = true
+	sh.mu.Unlock()
+	for f := range s.filters {
+		if l.s.index.Unsubscribe([]byte(f), s.subID) {
+			l.s.subscriptions.Add(-1)
+		}
+	}
+	s.filters = nil
+	l.s.subs.remove(s.subID)
+	for i := range s.inflight {
+		s.inflight[i].m.release()
+	}
+	for i := range s.queue {
+		s.queue[i].m.release()
+	}
+	s.inflight, s.queue, s.inQoS2 = nil, nil, nil
+	if w := s.will; w != nil {
+		s.will = nil
+		l.publishWill(w)
+	}
+}
+
+// onTimer handles the session's timer: a delayed will and the expiry of an offline session.
+func (s *session) onTimer(t *timer, now int64) {
+	l := s.owner.Load()
+	if l == nil || s.dead {
+		return
+	}
+	if s.will != nil && now >= s.willAt {
+		w := s.will
+		s.will = nil
+		l.publishWill(w)
+	}
+	if s.cl == nil && s.expireAt != 0 && now >= s.expireAt {
+		l.endSession(s)
+		return
+	}
+	s.armTimer(l)
+}
+
+// armTimer schedules the next of the session's deadlines, if any.
+func (s *session) armTimer(l *loop) {
+	var at int64
+	if s.will != nil {
+		at = s.willAt
+	}
+	if s.cl == nil && s.expireAt != 0 && (at == 0 || s.expireAt < at) {
+		at = s.expireAt
+	}
+	if at == 0 {
+		s.t.stop()
+		return
+	}
+	l.wheel.schedule(&s.t, at)
+}

@@ -1,0 +1,139 @@
+package server
+
+import (
+	"errors"
+
+	"loopmq/codec"
+	"loopmq/topic"
+)
+
+// retainedBatch is how many retained messages one subscription delivers per loop pass; the rest follow in later
+// passes, so a '#' over a large store never fills one outbound buffer at once.
+const retainedBatch = 256
+
+// handleSubscribe adds subscriptions, answers SUBACK, then sends the matching retained messages.
+func (cl *client) handleSubscribe(h codec.FixedHeader, body []byte) {
+	l := cl.l
+	p := &l.pk.subscribe
+	if err := p.Decode(h, body, cl.version); err != nil {
+		cl.failErr(err)
+		return
+	}
+	s := cl.s
+	var subID uint32
+	if len(p.Props.SubscriptionIDs) > 0 {
+		subID = p.Props.SubscriptionIDs[0]
+	}
+	reasons := l.pk.reasons[:0]
+	walks := l.pk.walks[:0]
+	for _, sub := range p.Subs {
+		opts := topic.NewOptions(sub.QoS, sub.NoLocal, sub.RetainAsPublished, sub.RetainHandling)
+		existed, err := l.s.index.Subscribe(sub.Filter, topic.Subscription{Subscriber: s.subID, Opts: opts, ID: subID})
+		if err != nil {
+			var te *topic.Error
+			code := codec.TopicFilterInvalid
+			if cl.version != codec.V5 {
+				code = codec.SubackFailure
+			} else if errors.As(err, &te) {
+				code = codec.ReasonCode(te.Code)
+			}
+			reasons = append(reasons, code)
+			continue
+		}
+		if s.filters == nil {
+			s.filters = make(map[string]topic.Options)
+		}
+		if !existed {
+			l.s.subscriptions.Add(1)
+		}
+		s.filters[string(sub.Filter)] = opts
+		reasons = append(reasons, codec.ReasonCode(sub.QoS))
+		// Retained messages: not for shared subscriptions; Retain Handling 1 only for a new subscription, 2 never
+		// [MQTT-3.3.1-9, -10, -11].
+		if _, _, shared, _ := topic.ParseShared(sub.Filter); shared {
+			continue
+		}
+		if sub.RetainHandling == 2 || (sub.RetainHandling == 1 && existed) {
+			continue
+		}
+		walks = append(walks, retainedWalk{filter: sub.Filter, qos: sub.QoS, id: subID})
+	}
+	l.pk.reasons = reasons
+	ack := codec.Suback{PacketID: p.PacketID, Reasons: reasons}
+	cl.write(ack.Append(cl.buf(), cl.version))
+	for i := range walks {
+		w := walks[i]
+		w.filter = append([]byte(nil), w.filter...) // outlives the packet when it continues in a later pass
+		cl.sendRetained(&w)
+	}
+	clear(walks)
+	l.pk.walks = walks[:0]
+}
+
+// retainedWalk is the progress of sending the retained messages matching one new subscription.
+type retainedWalk struct {
+	filter []byte
+	qos    byte
+	id     uint32
+	cursor topic.Cursor[*message]
+}
+
+// sendRetained delivers a batch of retained messages for w and schedules the next batch on this loop.
+func (cl *client) sendRetained(w *retainedWalk) {
+	l := cl.l
+	s := cl.s
+	if cl.state != stConnected || s == nil || s.cl != cl {
+		return
+	}
+	batch := l.retainedScratch[:0]
+	next, more := l.s.retained.Walk(w.filter, w.cursor, retainedBatch, func(_ []byte, m *message) bool {
+		batch = append(batch, m.retainRef())
+		return true
+	})
+	var ids []uint32
+	if w.id != 0 {
+		ids = l.ids[:0]
+		ids = append(ids, w.id)
+		l.ids = ids
+	}
+	for i, m := range batch {
+		// A retained message sent because of a subscription has RETAIN set [MQTT-3.3.1-8].
+		l.deliver(s, m, min(w.qos, m.qos), true, ids)
+		m.release()
+		batch[i] = nil
+	}
+	l.retainedScratch = batch[:0]
+	if more {
+		w.cursor = next
+		ww := *w
+		l.postTask(func() { cl.sendRetained(&ww) })
+	}
+}
+
+// handleUnsubscribe removes subscriptions and answers UNSUBACK (v5: 0x11 where there was none [MQTT-3.11.3]).
+func (cl *client) handleUnsubscribe(h codec.FixedHeader, body []byte) {
+	l := cl.l
+	p := &l.pk.unsubscribe
+	if err := p.Decode(h, body, cl.version); err != nil {
+		cl.failErr(err)
+		return
+	}
+	s := cl.s
+	reasons := l.pk.reasons[:0]
+	for _, f := range p.Filters {
+		if err := topic.ValidateFilter(f); err != nil {
+			reasons = append(reasons, codec.TopicFilterInvalid)
+			continue
+		}
+		if l.s.index.Unsubscribe(f, s.subID) {
+			l.s.subscriptions.Add(-1)
+			delete(s.filters, string(f))
+			reasons = append(reasons, codec.Success)
+		} else {
+			reasons = append(reasons, codec.NoSubscriptionExisted)
+		}
+	}
+	l.pk.reasons = reasons
+	ack := codec.Unsuback{PacketID: p.PacketID, Reasons: reasons}
+	cl.write(ack.Append(cl.buf(), cl.version))
+}
