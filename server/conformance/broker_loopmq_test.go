@@ -40,7 +40,7 @@ func startBroker(t testing.TB, cfg ...func(*brokerConfig)) *broker {
 		opts.TopicAliasMaximum = bc.topicAliasMaximum
 	}
 	if bc.maxKeepAlive > 0 {
-		opts.MaxKeepAlive = bc.maxKeepAlive
+		opts.MaxKeepAlive = time.Duration(bc.maxKeepAlive) * time.Second
 	}
 	if bc.maxQueued > 0 {
 		opts.MaxQueuedMessages = bc.maxQueued
