@@ -24,9 +24,9 @@ type counters struct {
 
 // snapshot is the sum of every loop's counters.
 type snapshot struct {
-	bytesIn, bytesOut, packetsIn, packetsOut, msgsIn, msgsOut                                uint64
+	bytesIn, bytesOut, packetsIn, packetsOut, msgsIn, msgsOut                            uint64
 	droppedHighWater, droppedQueueFull, droppedTooLarge, droppedExpired, droppedRetained uint64
-	connectsTCP, connectsWS, protocolErrors                                                 uint64
+	connectsTCP, connectsWS, protocolErrors                                              uint64
 }
 
 func (s *snapshot) add(c *counters) {

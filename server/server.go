@@ -31,7 +31,7 @@ type Server struct {
 	auth Authenticator
 
 	index    *topic.Index
-	retained *topic.Retained[*message]
+	retained *retainedStore[*message]
 	sessions sessionTable
 	subs     subscriberTable
 
@@ -63,7 +63,7 @@ type Server struct {
 	// newWSLayer creates the WebSocket transport of a connection that sent "GET "; nil refuses such connections.
 	// It is the seam where server/ws plugs in.
 	newWSLayer func(cl *client, writeRaw func([]byte)) transportLayer
-	lastSys               atomic.Int64 // unix nano of the last $SYS publication
+	lastSys    atomic.Int64 // unix nano of the last $SYS publication
 }
 
 // New validates opts and builds a Server; call Start to listen.
@@ -76,7 +76,7 @@ func New(opts Options) (*Server, error) {
 		log:      opts.Logger,
 		auth:     opts.Authenticator,
 		index:    topic.New(),
-		retained: topic.NewRetained[*message](),
+		retained: newRetainedStore[*message](),
 		engErr:   make(chan error, 1),
 	}
 	if s.log == nil {
