@@ -4,6 +4,7 @@ package conformance_test
 
 import (
 	"context"
+	"os"
 	"sync"
 	"testing"
 	"time"
@@ -27,6 +28,11 @@ func startBroker(t testing.TB, cfg ...func(*brokerConfig)) *broker {
 	opts.WSAddr = ""
 	opts.HTTPAddr = ""
 	opts.EventLoops = 2
+	// The broker's log would drown the test output; LOOPMQ_TEST_LOG=debug brings it back when a test fails.
+	opts.LogLevel = "error"
+	if lvl := os.Getenv("LOOPMQ_TEST_LOG"); lvl != "" {
+		opts.LogLevel = lvl
+	}
 	if bc.connectTimeout > 0 {
 		opts.ConnectTimeout = bc.connectTimeout
 	}

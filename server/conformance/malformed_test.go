@@ -128,7 +128,7 @@ func TestMalformed_OversizedPacketRefusedFromFixedHeader(t *testing.T) {
 	// A CONNECT over the limit is refused the same way.
 	c := dial(t, b.addr, v311, "hdr-connect")
 	c.send(cat(x("10"), vbi(100_000), str("MQTT"), x("04 02 00 3c")))
-	expectRefusedOrClosed(c, x("20 03 00 95 00"))
+	expectRefusedOrClosed(c, 0x95)
 }
 
 func TestMalformed_v5_TopicAliasAboveMaximum0x94(t *testing.T) {
