@@ -1,0 +1,128 @@
+package server
+
+import (
+	"bytes"
+	"sync"
+	"testing"
+	"time"
+)
+
+// connect311Will is CONNECT 3.1.1 with a QoS 0 will on topic "w" carrying the client's index.
+func connect311Will(id string, clean bool, idx byte) []byte {
+	flags := byte(0x04) // will flag, will QoS 0
+	if clean {
+		flags |= 0x02
+	}
+	var v []byte
+	v = append(v, 0, 4, 'M', 'Q', 'T', 'T', 4, flags, 0, 60)
+	v = append(v, 0, byte(len(id)))
+	v = append(v, id...)
+	v = append(v, 0, 1, 'w', 0, 1, idx)
+	return append([]byte{0x10, byte(len(v))}, v...)
+}
+
+// TestConcurrentTakeover connects many clients with one client id at the same time, over and over: exactly one
+// stays connected, and each displaced client that had been connected publishes its will exactly once.
+func TestConcurrentTakeover(t *testing.T) {
+	for _, clean := range []bool{false, true} {
+		t.Run(map[bool]string{false: "resume", true: "clean"}[clean], func(t *testing.T) {
+			s := startBroker(t, func(o *Options) { o.EventLoops = 4 })
+			watcher := dialRaw(t, s)
+			watcher.send(connect311("watcher", true))
+			watcher.expect([]byte{0x20, 2, 0, 0})
+			watcher.send([]byte{0x82, 0x06, 0x00, 0x01, 0x00, 0x01, 'w', 0x00})
+			watcher.expect([]byte{0x90, 0x03, 0x00, 0x01, 0x00})
+
+			const rounds, n = 5, 12
+			acked := 0
+			var conns []*rawConn
+			for r := 0; r < rounds; r++ {
+				var wg sync.WaitGroup
+				var mu sync.Mutex
+				for i := 0; i < n; i++ {
+					wg.Add(1)
+					go func(i int) {
+						defer wg.Done()
+						c := dialRaw(t, s)
+						c.send(connect311Will("dup", clean, byte(r*n+i)))
+						p, err := c.readPacket(5 * time.Second)
+						mu.Lock()
+						defer mu.Unlock()
+						conns = append(conns, c)
+						if err == nil && bytes.Equal(p[:2], []byte{0x20, 2}) && p[3] == 0 {
+							acked++
+						}
+					}(i)
+				}
+				wg.Wait()
+			}
+			// Every connection but one gets closed.
+			deadline := time.Now().Add(5 * time.Second)
+			for s.connected.Load() != 2 && time.Now().Before(deadline) {
+				time.Sleep(10 * time.Millisecond)
+			}
+			if got := s.connected.Load(); got != 2 {
+				t.Fatalf("connected clients %d, want 2 (watcher and the last dup)", got)
+			}
+			open := 0
+			for _, c := range conns {
+				c.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
+				var b [16]byte
+				if _, err := c.Read(b[:]); err != nil && isTimeout(err) {
+					open++
+				}
+			}
+			if open != 1 {
+				t.Fatalf("%d connections with the id still open, want 1", open)
+			}
+			wills := 0
+			for {
+				p, err := watcher.readPacket(500 * time.Millisecond)
+				if err != nil {
+					break
+				}
+				if p[0]&0xf0 == 0x30 {
+					wills++
+				}
+			}
+			t.Logf("%d connections, %d got CONNACK, %d wills", rounds*n, acked, wills)
+			if wills != acked-1 {
+				t.Fatalf("%d wills published for %d displaced connected clients", wills, acked-1)
+			}
+			if got := s.sessions.count(); got != 2 {
+				t.Fatalf("%d sessions, want 2", got)
+			}
+		})
+	}
+}
+
+func isTimeout(err error) bool {
+	type timeout interface{ Timeout() bool }
+	te, ok := err.(timeout)
+	return ok && te.Timeout()
+}
+
+func TestKeepAliveTimeout(t *testing.T) {
+	s := startBroker(t, nil)
+	c := dialRaw(t, s)
+	// Keep alive 1 s: the broker closes after 1.5 s of silence [MQTT-3.1.2-24].
+	c.send([]byte{0x10, 0x0d, 0, 4, 'M', 'Q', 'T', 'T', 4, 2, 0, 1, 0, 1, 'k'})
+	c.expect([]byte{0x20, 2, 0, 0})
+	start := time.Now()
+	c.expectClosed()
+	if d := time.Since(start); d < 1400*time.Millisecond || d > 2500*time.Millisecond {
+		t.Fatalf("closed after %v, want about 1.5s", d)
+	}
+}
+
+func TestKeepAliveKeptByPings(t *testing.T) {
+	s := startBroker(t, nil)
+	c := dialRaw(t, s)
+	c.send([]byte{0x10, 0x0d, 0, 4, 'M', 'Q', 'T', 'T', 4, 2, 0, 1, 0, 1, 'k'})
+	c.expect([]byte{0x20, 2, 0, 0})
+	for i := 0; i < 4; i++ {
+		time.Sleep(700 * time.Millisecond)
+		c.send([]byte{0xc0, 0})
+		c.expect([]byte{0xd0, 0})
+	}
+}
