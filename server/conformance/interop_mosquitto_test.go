@@ -217,20 +217,20 @@ func TestInteropMosquitto_PersistentSessionResume(t *testing.T) {
 func TestInteropMosquitto_TakeoverEndsFirstClient(t *testing.T) {
 	t.Parallel()
 	b := startBroker(t)
-	for _, v := range []string{"mqttv311", "mqttv5"} {
-		t.Run(v, func(t *testing.T) {
-			first := startMosqSub(t, b.addr, "-V", v, "-i", "mq-take-"+v, "-t", "mq/take")
-			second := startMosqSub(t, b.addr, "-V", v, "-i", "mq-take-"+v, "-t", "mq/take")
-			select {
-			case <-first.done:
-			case <-time.After(wait):
-				// mosquitto_sub may reconnect instead of exiting; then it must at least have been disconnected
-				// and the second one must work.
-			}
-			mosqPub(t, b.addr, "-t", "mq/take", "-m", "to second")
-			second.expect(t, "mq/take to second")
-		})
+	// MQTT 5.0: the first mosquitto_sub gets DISCONNECT 0x8E (Session taken over) and exits instead of reconnecting.
+	// (A v3.1.1 mosquitto_sub would reconnect and take the session back, so v3.1.1 takeover is tested with paho.)
+	first := startMosqSub(t, b.addr, "-V", "mqttv5", "-i", "mq-take", "-t", "mq/take")
+	second := startMosqSub(t, b.addr, "-V", "mqttv5", "-i", "mq-take", "-t", "mq/take")
+	select {
+	case <-first.done:
+	case <-time.After(wait):
+		if reference {
+			t.Skip("mosquitto 2.0.11 closes without DISCONNECT 0x8E, so mosquitto_sub reconnects")
+		}
+		t.Fatal("the first mosquitto_sub is still running after a second client took its session over")
 	}
+	mosqPub(t, b.addr, "-t", "mq/take", "-m", "to second")
+	second.expect(t, "mq/take to second")
 }
 
 func TestInteropMosquitto_SharedSubscription(t *testing.T) {
