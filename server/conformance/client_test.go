@@ -47,7 +47,7 @@ func (c *client) send(bs ...[]byte) {
 	c.t.Helper()
 	c.conn.SetWriteDeadline(time.Now().Add(wait))
 	if _, err := c.conn.Write(cat(bs...)); err != nil {
-		c.t.Fatalf("%s: send % x: %v", c.name, cat(bs...), err)
+		c.t.Fatalf("%s: send %s: %v", c.name, brief(cat(bs...)), err)
 	}
 }
 
@@ -97,7 +97,7 @@ func (c *client) expect(want []byte) {
 	c.t.Helper()
 	got := c.next()
 	if !bytes.Equal(got, want) {
-		c.t.Fatalf("%s: got packet\n  % x\nwant\n  % x", c.name, got, want)
+		c.t.Fatalf("%s: got packet\n  %s\nwant\n  %s", c.name, brief(got), brief(want))
 	}
 }
 
@@ -148,7 +148,7 @@ func (c *client) expectPublishBytes(build func(pid uint16) []byte) publish {
 		c.t.Fatalf("%s: %v", c.name, err)
 	}
 	if want := build(p.pid); !bytes.Equal(got, want) {
-		c.t.Fatalf("%s: got PUBLISH\n  % x\nwant\n  % x", c.name, got, want)
+		c.t.Fatalf("%s: got PUBLISH\n  %s\nwant\n  %s", c.name, brief(got), brief(want))
 	}
 	return p
 }
@@ -347,6 +347,14 @@ func undisturbed(t testing.TB, addr string, peer *client) {
 	peer.roundTrip("undisturbed/" + peer.name)
 	fresh := connectOK(t, addr, v311, "fresh-"+peer.name)
 	fresh.roundTrip("undisturbed/fresh")
+}
+
+// brief shows at most the first 48 bytes of b, for failure messages about big packets.
+func brief(b []byte) string {
+	if len(b) <= 48 {
+		return fmt.Sprintf("% x", b)
+	}
+	return fmt.Sprintf("% x … (%d bytes)", b[:48], len(b))
 }
 
 // sortedCopy returns a sorted copy, for comparing sets of subscription identifiers.
