@@ -51,6 +51,12 @@ func startBroker(t testing.TB, cfg ...func(*brokerConfig)) *broker {
 	if bc.maxQueued > 0 {
 		opts.MaxQueuedMessages = bc.maxQueued
 	}
+	if bc.maxConnections > 0 {
+		opts.MaxConnections = bc.maxConnections
+	}
+	if bc.maxSessionExpiry > 0 {
+		opts.MaxSessionExpiry = bc.maxSessionExpiry
+	}
 	if bc.sysInterval > 0 {
 		opts.SysInterval = bc.sysInterval
 	}

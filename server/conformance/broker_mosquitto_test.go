@@ -49,6 +49,10 @@ func startBroker(t testing.TB, cfg ...func(*brokerConfig)) *broker {
 	if bc.topicAliasMaximum > 0 {
 		conf += fmt.Sprintf("max_topic_alias %d\n", bc.topicAliasMaximum)
 	}
+	if bc.maxConnections > 0 {
+		conf = fmt.Sprintf("listener %d 127.0.0.1\nmax_connections %d\n", port, bc.maxConnections) +
+			conf[len(fmt.Sprintf("listener %d 127.0.0.1\n", port)):]
+	}
 	if bc.sysInterval > 0 {
 		conf += fmt.Sprintf("sys_interval %d\n", int(bc.sysInterval/time.Second))
 	}

@@ -13,6 +13,8 @@ type brokerConfig struct {
 	maxKeepAlive      int // seconds
 	maxQueued         int
 	sysInterval       time.Duration
+	maxConnections    int
+	maxSessionExpiry  time.Duration
 }
 
 // broker is a running broker under test.

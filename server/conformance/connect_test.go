@@ -428,3 +428,75 @@ func TestConnect_PingreqGetsPingresp(t *testing.T) {
 		c.expect(pingresp)
 	}
 }
+
+func TestConnect_v5_PropertyErrors_Refused(t *testing.T) {
+	t.Parallel()
+	b := startBroker(t)
+	for _, tc := range []struct {
+		name  string
+		props []byte
+		will  []byte
+	}{
+		{"Receive Maximum 0 (§3.1.2.11.3)", props(pU16(propReceiveMaximum, 0)), nil},
+		{"Maximum Packet Size 0 (§3.1.2.11.4)", props(pU32(propMaximumPacketSize, 0)), nil},
+		{"Session Expiry Interval twice (§3.1.2.11.2)", props(pU32(propSessionExpiry, 1), pU32(propSessionExpiry, 2)), nil},
+		{"Request Problem Information 2 (§3.1.2.11.7)", props(pByte(propRequestProblemInfo, 2)), nil},
+		{"Topic Alias Maximum twice", props(pU16(propTopicAliasMaximum, 1), pU16(propTopicAliasMaximum, 1)), nil},
+		{"PUBLISH-only property in CONNECT", props(pU16(propTopicAlias, 1)), nil},
+		{"Topic Alias in will properties", nil, props(pU16(propTopicAlias, 1))},
+		{"property length beyond the packet", x("20 11"), nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var c *client
+			if tc.will != nil {
+				c = connectWith(t, b.addr, v5, "propserr", connectWill(v5, "propserr", 0, false, "w", "p", tc.props,
+					tc.will))
+			} else {
+				c = connectWith(t, b.addr, v5, "propserr", connectPkt(v5, flagClean, 60, tc.props, str("propserr")))
+			}
+			// A malformed CONNECT or protocol error: CONNACK 0x81/0x82 then close, or close [MQTT-3.1.4-1].
+			expectRefusedOrClosed(c, 0x81, 0x82)
+		})
+	}
+}
+
+func TestConnect_v5_UnsupportedAuthenticationMethod_Refused(t *testing.T) {
+	t.Parallel()
+	b := startBroker(t)
+	c := connectWith(t, b.addr, v5, "authm", connectPkt(v5, flagClean, 60, props(pStr(0x15, "SCRAM-SHA-1")),
+		str("authm")))
+	// [MQTT-4.12.0-1] CONNACK 0x8C (Bad authentication method) or 0x87 (Not authorized), then close.
+	expectRefusedOrClosed(c, 0x8C, 0x87)
+}
+
+func TestConnect_InvalidWillTopic_Refused(t *testing.T) {
+	t.Parallel()
+	b := startBroker(t)
+	for _, level := range []byte{v311, v5} {
+		for _, topic := range []string{"will/#", "will/+", ""} {
+			t.Run(levelName(level)+" "+topic, func(t *testing.T) {
+				c := connectWith(t, b.addr, level, "badwill", connectWill(level, "badwill", 0, false, topic, "p", nil,
+					nil))
+				// The will topic must be a valid topic name [MQTT-3.1.3-9 (v5)] / [MQTT-3.1.3-10 (3.1.1)].
+				expectRefusedOrClosed(c, 0x80, 0x81, 0x82, 0x90)
+			})
+		}
+	}
+}
+
+func TestConnect_v31_ClientIDOver23Characters(t *testing.T) {
+	t.Parallel()
+	b := startBroker(t)
+	id := "abcdefghijklmnopqrstuvwxyz0123"
+	c := connectWith(t, b.addr, v31, "v31long", connectPkt(v31, flagClean, 60, nil, str(id)))
+	// MQTT 3.1 servers may refuse ids over 23 characters with 0x02; accepting them is the common extension.
+	pk := c.next()
+	switch string(pk) {
+	case string(x("20 02 00 00")):
+		c.stillOpen()
+	case string(x("20 02 00 02")):
+		c.expectClosed()
+	default:
+		t.Fatalf("got % x, want CONNACK 0x00 or 0x02", pk)
+	}
+}
