@@ -63,7 +63,7 @@ type client struct {
 	sendQuota   uint16 // outbound inflight window: min(client Receive Maximum, MaxInflight)
 	maxOut      uint32 // client's Maximum Packet Size, 0 = no limit
 	aliasMaxOut uint16 // client's Topic Alias Maximum: how many aliases we may use towards it
-	problemInfo bool   // Request Problem Information (default true)
+	problemInfo bool   // Request Problem Information sent as 1: reason strings wanted
 
 	aliasesIn  map[uint16][]byte // inbound topic aliases
 	aliasesOut map[string]uint16 // outbound topic aliases
@@ -100,7 +100,7 @@ func (cl *client) onTraffic() gnet.Action {
 	if cl.transport == transportSniff && !cl.sniff(raw) {
 		return cl.trafficAction()
 	}
-	cl.lastSeen = cl.l.wheel.now
+	cl.lastSeen = cl.l.s.tickNow()
 	if cl.layer == nil {
 		n := cl.process(raw)
 		cl.c.Discard(n)
@@ -355,7 +355,7 @@ func (cl *client) fail(code codec.ReasonCode, why string) {
 // the client's Maximum Packet Size [MQTT-3.14.2-3].
 func (cl *client) sendDisconnect(code codec.ReasonCode, why string) {
 	d := codec.Disconnect{Reason: code}
-	if why != "" && (cl.maxOut == 0 || uint32(len(why)+16) <= cl.maxOut) {
+	if cl.problemInfo && why != "" && (cl.maxOut == 0 || uint32(len(why)+16) <= cl.maxOut) {
 		d.Props.ReasonString = []byte(why)
 		d.Props.Set(codec.PropReasonString)
 	}
@@ -386,7 +386,8 @@ func (cl *client) onTimer(t *timer, now int64) {
 	case stAwaitConnect, stConnecting:
 		cl.closeNow("connect timeout")
 	case stConnected:
-		limit := int64(cl.keepAlive) * 15 // 1.5 × keep alive, in 100 ms ticks [MQTT-3.1.2-24]
+		// 1.5 × keep alive, in 100 ms ticks [MQTT-3.1.2-24], plus one tick so rounding never closes early.
+		limit := int64(cl.keepAlive)*15 + 1
 		if now-cl.lastSeen >= limit {
 			if cl.version == codec.V5 {
 				cl.sendDisconnect(codec.KeepAliveTimeout, "")

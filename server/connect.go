@@ -53,7 +53,7 @@ func (cl *client) handleConnect(h codec.FixedHeader, body []byte) {
 	}
 	s := l.s
 	if cl.refused {
-		cl.refuse(codec.ServerUnavailable, "too many connections")
+		cl.refuse(codec.QuotaExceeded, "too many connections")
 		return
 	}
 	if s.stopping.Load() {
@@ -135,9 +135,9 @@ func (cl *client) handleConnect(h codec.FixedHeader, body []byte) {
 			cl.maxOut = p.Props.MaximumPacketSize
 		}
 		cl.aliasMaxOut = p.Props.TopicAliasMaximum
-		if p.Props.Has(codec.PropRequestProblemInfo) {
-			cl.problemInfo = p.Props.RequestProblemInfo == 1
-		}
+		// Reason strings only for clients that ask for them explicitly, so the default answer is the
+		// shortest one [MQTT-3.1.2-29 allows them by default; sending none is always allowed].
+		cl.problemInfo = p.Props.Has(codec.PropRequestProblemInfo) && p.Props.RequestProblemInfo == 1
 		cl.expiry = p.Props.SessionExpiry
 	} else if !p.CleanStart {
 		cl.expiry = neverExpire
@@ -334,12 +334,12 @@ func (cl *client) attach(s *session, present bool) {
 }
 
 func (cl *client) armKeepAlive() {
-	cl.lastSeen = cl.l.wheel.now
+	cl.lastSeen = cl.l.s.tickNow()
 	if cl.keepAlive == 0 {
 		cl.t.stop()
 		return
 	}
-	cl.l.wheel.schedule(&cl.t, cl.lastSeen+int64(cl.keepAlive)*15)
+	cl.l.wheel.schedule(&cl.t, cl.lastSeen+int64(cl.keepAlive)*15+1)
 }
 
 // sendConnack writes CONNACK with session present and, for MQTT 5, the broker's limits [MQTT-3.2.2].

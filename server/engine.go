@@ -30,7 +30,7 @@ func (e *engine) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 		return nil, gnet.Close
 	}
 	l := s.loopFor(c.EventLoop())
-	cl := &client{l: l, c: c, problemInfo: true}
+	cl := &client{l: l, c: c}
 	cl.t.owner = cl
 	if s.opts.WSAddr != "" && s.wsPort != 0 && localPort(c) == s.wsPort && s.wsPort != s.tcpPort {
 		l.stats.connectsWS.Add(1)
@@ -41,7 +41,7 @@ func (e *engine) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 		cl.refused = true
 	}
 	c.SetContext(cl)
-	l.wheel.schedule(&cl.t, l.wheel.now+int64(s.opts.ConnectTimeout/tickDuration))
+	l.wheel.schedule(&cl.t, s.tickNow()+int64(s.opts.ConnectTimeout/tickDuration))
 	return nil, gnet.None
 }
 

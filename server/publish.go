@@ -63,15 +63,8 @@ func (cl *client) handlePublish(h codec.FixedHeader, body []byte) {
 		}
 	}
 
-	if !bytes.HasPrefix(name, sysPrefix) {
-		m := l.viewMessage(name, p, s.subID)
-		if p.Retain {
-			l.retain(m)
-		}
-		l.route(m)
-		l.doneView()
-	}
-
+	// Acknowledge first: routing is synchronous and in memory, and the publisher sees its ack before any copy
+	// of its own message.
 	switch p.QoS {
 	case 1:
 		cl.write(codec.AppendAck(cl.buf(), codec.TypePuback, p.PacketID, codec.Success, cl.version))
@@ -79,6 +72,15 @@ func (cl *client) handlePublish(h codec.FixedHeader, body []byte) {
 		s.inQoS2 = append(s.inQoS2, p.PacketID)
 		cl.write(codec.AppendAck(cl.buf(), codec.TypePubrec, p.PacketID, codec.Success, cl.version))
 	}
+	if bytes.HasPrefix(name, sysPrefix) {
+		return // $SYS belongs to the broker: client publishes there are acknowledged and dropped
+	}
+	m := l.viewMessage(name, p, s.subID)
+	if p.Retain {
+		l.retain(m)
+	}
+	l.route(m)
+	l.doneView()
 }
 
 // viewMessage describes the packet being handled as a message without copying it: topic and payload are views

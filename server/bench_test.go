@@ -1,0 +1,180 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"testing"
+
+	"github.com/panjf2000/gnet/v2"
+
+	"loopmq/codec"
+	"loopmq/topic"
+)
+
+// fakeLoop is an in-memory gnet.EventLoop: Execute queues the task and run executes the queue, standing for the
+// end of a loop pass.
+type fakeLoop struct {
+	gnet.EventLoop
+	tasks, spare []gnet.Runnable
+}
+
+func (f *fakeLoop) Execute(_ context.Context, r gnet.Runnable) error {
+	f.tasks = append(f.tasks, r)
+	return nil
+}
+
+func (f *fakeLoop) run() {
+	for len(f.tasks) > 0 {
+		ts := f.tasks
+		f.tasks = f.spare[:0]
+		for i, r := range ts {
+			r.Run(context.Background())
+			ts[i] = nil
+		}
+		f.spare = ts[:0]
+	}
+}
+
+// fakeConn is an in-memory gnet.Conn that counts what the broker writes to it.
+type fakeConn struct {
+	gnet.Conn
+	el      *fakeLoop
+	written int
+	packets int
+}
+
+var fakeAddr = &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 1}
+
+func (f *fakeConn) Write(p []byte) (int, error)     { f.written += len(p); return len(p), nil }
+func (f *fakeConn) OutboundBuffered() int           { return 0 }
+func (f *fakeConn) RemoteAddr() net.Addr            { return fakeAddr }
+func (f *fakeConn) EventLoop() gnet.EventLoop       { return f.el }
+func (f *fakeConn) Writev(bs [][]byte) (int, error) { return 0, nil }
+
+// benchBroker builds a broker without listeners and attaches clients to in-memory loops.
+type benchBroker struct {
+	s     *Server
+	loops []*loop
+	fls   []*fakeLoop
+}
+
+func newBenchBroker(tb testing.TB, loops int) *benchBroker {
+	o := DefaultOptions()
+	o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	o.OutboundHighWater = 1 << 30
+	s, err := New(o)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	b := &benchBroker{s: s}
+	for i := 0; i < loops; i++ {
+		fl := &fakeLoop{}
+		b.fls = append(b.fls, fl)
+		b.loops = append(b.loops, s.loopFor(fl))
+	}
+	return b
+}
+
+// client attaches a connected client with a fresh session on loop i.
+func (b *benchBroker) client(i int, id string, v codec.Version) (*client, *fakeConn) {
+	l := b.loops[i]
+	fc := &fakeConn{el: b.fls[i]}
+	cl := &client{l: l, c: fc, version: v, sendQuota: 64}
+	cl.t.owner = cl
+	s := l.newSession(id)
+	cl.attach(s, false)
+	return cl, fc
+}
+
+func (b *benchBroker) pass() {
+	for _, fl := range b.fls {
+		fl.run()
+	}
+}
+
+// BenchmarkPublishFanout measures one PUBLISH from a client through decode, match, encode and delivery to N
+// subscribers, half on the publisher's loop and half on another loop (through the mailbox), with the flush of
+// every outbox, on in-memory connections. ns/op is per publish; the msgs/s metric counts deliveries.
+func BenchmarkPublishFanout(b *testing.B) {
+	for _, tc := range []struct {
+		n   int
+		v   codec.Version
+		qos byte
+	}{
+		{1, codec.V311, 0}, {10, codec.V311, 0}, {100, codec.V311, 0}, {1000, codec.V311, 0},
+		{100, codec.V5, 0}, {100, codec.V311, 1},
+	} {
+		b.Run(fmt.Sprintf("subs=%d/v=%s/qos=%d", tc.n, tc.v, tc.qos), func(b *testing.B) {
+			bb := newBenchBroker(b, 2)
+			subs := make([]*client, tc.n)
+			conns := make([]*fakeConn, tc.n)
+			for i := range subs {
+				subs[i], conns[i] = bb.client(i%2, fmt.Sprintf("sub%d", i), tc.v)
+				if _, err := bb.s.index.Subscribe([]byte("bench/+/temp"), topic.Subscription{
+					Subscriber: subs[i].s.subID, Opts: topic.NewOptions(tc.qos, false, false, 0)}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			pub, _ := bb.client(0, "pub", tc.v)
+			pk := codec.Publish{Topic: []byte("bench/1/temp"), Payload: make([]byte, 64), QoS: tc.qos, PacketID: 1}
+			pkt := pk.Append(nil, tc.v)
+			var ack codec.Ack
+			acks := make([][]byte, 65536)
+			// Acknowledge every QoS 1 delivery so the inflight windows never fill.
+			ackAll := func() {
+				if tc.qos == 0 {
+					return
+				}
+				for _, cl := range subs {
+					for len(cl.s.inflight) > 0 {
+						id := cl.s.inflight[0].packetID
+						if acks[id] == nil {
+							ack = codec.Ack{Type: codec.TypePuback, PacketID: id}
+							acks[id] = ack.Append(nil, tc.v)
+						}
+						cl.process(acks[id])
+					}
+				}
+			}
+			for i := 0; i < 100; i++ { // warm the pools
+				pub.process(pkt)
+				bb.pass()
+				ackAll()
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				pub.process(pkt)
+				bb.pass()
+				ackAll()
+			}
+			b.StopTimer()
+			b.ReportMetric(float64(b.N*tc.n)/b.Elapsed().Seconds(), "msgs/s")
+			if conns[0].written == 0 || conns[len(conns)-1].written == 0 {
+				b.Fatal("subscribers received nothing")
+			}
+		})
+	}
+}
+
+// TestFanoutDoesNotAllocate holds the zero-allocation claim for QoS 0 delivery in steady state.
+func TestFanoutDoesNotAllocate(t *testing.T) {
+	bb := newBenchBroker(t, 2)
+	for i := 0; i < 10; i++ {
+		cl, _ := bb.client(i%2, fmt.Sprintf("s%d", i), codec.V311)
+		bb.s.index.Subscribe([]byte("a/b"), topic.Subscription{Subscriber: cl.s.subID})
+	}
+	pub, _ := bb.client(0, "p", codec.V311)
+	pk := codec.Publish{Topic: []byte("a/b"), Payload: []byte("hello")}
+	pkt := pk.Append(nil, codec.V311)
+	for i := 0; i < 100; i++ {
+		pub.process(pkt)
+		bb.pass()
+	}
+	if a := testing.AllocsPerRun(1000, func() { pub.process(pkt); bb.pass() }); a != 0 {
+		t.Fatalf("%.1f allocations per publish to 10 subscribers on 2 loops, want 0", a)
+	}
+}
