@@ -51,6 +51,11 @@ func startBroker(t testing.TB, cfg ...func(*brokerConfig)) *broker {
 	if bc.maxQueued > 0 {
 		opts.MaxQueuedMessages = bc.maxQueued
 	}
+	if bc.ws {
+		// A second loopback address keeps the WebSocket listener distinct from the TCP one (both pick port 0).
+		opts.WSAddr = "127.0.0.2:0"
+		opts.WSPath = "/mqtt"
+	}
 	if bc.maxConnections > 0 {
 		opts.MaxConnections = bc.maxConnections
 	}
@@ -82,7 +87,7 @@ func startBroker(t testing.TB, cfg ...func(*brokerConfig)) *broker {
 			t.Errorf("Shutdown: %v", err)
 		}
 	})
-	return &broker{addr: s.TCPAddr(), stop: stop}
+	return &broker{addr: s.TCPAddr(), wsAddr: s.WSAddr(), stop: stop}
 }
 
 // startStoppableBroker starts a broker and returns a function that shuts it down (once; t.Cleanup calls it too).

@@ -4,12 +4,16 @@ package conformance_test
 
 import (
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/gorilla/websocket"
 )
 
 // reference is true in this build: the suite runs against Debian's mosquitto to check the suite itself
@@ -69,7 +73,11 @@ func startBroker(t testing.TB, cfg ...func(*brokerConfig)) *broker {
 	for deadline := time.Now().Add(3 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
 		if c, err := net.Dial("tcp", addr); err == nil {
 			c.Close()
-			return &broker{addr: addr}
+			b := &broker{addr: addr}
+			if bc.ws {
+				b.wsAddr = wsBridge(t, addr)
+			}
+			return b
 		}
 	}
 	t.Fatalf("mosquitto did not listen on %s", addr)
@@ -81,4 +89,56 @@ func startStoppableBroker(t testing.TB) (*broker, func() error) {
 	t.Helper()
 	b := startBroker(t)
 	return b, func() error { return nil }
+}
+
+// wsBridge serves MQTT over WebSocket in front of the reference broker's TCP port with gorilla/websocket (Debian's
+// mosquitto websockets listener is unusable in this sandbox), so the WebSocket tests and their client can be checked.
+func wsBridge(t testing.TB, tcpAddr string) string {
+	t.Helper()
+	up := websocket.Upgrader{Subprotocols: []string{"mqtt"}, CheckOrigin: func(*http.Request) bool { return true }}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ws, err := up.Upgrade(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer ws.Close()
+		tcp, err := net.Dial("tcp", tcpAddr)
+		if err != nil {
+			return
+		}
+		defer tcp.Close()
+		go func() {
+			buf := make([]byte, 64<<10)
+			for {
+				n, err := tcp.Read(buf)
+				if err != nil {
+					ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(1000, ""), time.Now().Add(time.Second))
+					ws.Close()
+					return
+				}
+				ws.WriteMessage(websocket.BinaryMessage, buf[:n])
+			}
+		}()
+		for {
+			typ, rd, err := ws.NextReader()
+			if err != nil {
+				return
+			}
+			if typ != websocket.BinaryMessage {
+				ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(1003, "binary only"),
+					time.Now().Add(time.Second))
+				return
+			}
+			if _, err := io.Copy(tcp, rd); err != nil {
+				return
+			}
+		}
+	})}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(l)
+	t.Cleanup(func() { srv.Close() })
+	return l.Addr().String()
 }

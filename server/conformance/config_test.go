@@ -15,10 +15,13 @@ type brokerConfig struct {
 	sysInterval       time.Duration
 	maxConnections    int
 	maxSessionExpiry  time.Duration
+	// ws adds a MQTT-over-WebSocket listener (broker.wsAddr), path /mqtt.
+	ws bool
 }
 
 // broker is a running broker under test.
 type broker struct {
-	addr string
-	stop func() error
+	addr   string
+	wsAddr string
+	stop   func() error
 }
