@@ -95,6 +95,28 @@ func TestSession_UnacknowledgedQoS1ResentWithDupOnResume(t *testing.T) {
 	}
 }
 
+func TestSession_UnacknowledgedQoS2PublishResentWithDupOnResume(t *testing.T) {
+	t.Parallel()
+	b := startBroker(t)
+	s := connectPersistent(t, b.addr, v5, "q2dup-resume", 0)
+	s.subscribe(1, "q2r", 2, 2)
+	pub := connectOK(t, b.addr, v5, "q2dup-resume-pub")
+	pub.send(publishPkt(v5, 2, false, false, "q2r", 1, nil, "x"))
+	pub.expectReply(0x50, 1, 0)
+	pub.send(ack(0x62, 1))
+	pub.expectReply(0x70, 1, 0)
+	p := s.expectPublish()
+	s.conn.Close() // no PUBREC
+
+	s2 := connectPersistent(t, b.addr, v5, "q2dup-resume", 1)
+	// [MQTT-4.4.0-1] the PUBLISH is re-sent with its packet id and DUP 1 [MQTT-3.3.1-1].
+	s2.expect(publishPkt(v5, 2, false, true, "q2r", p.pid, nil, "x"))
+	s2.send(ack(0x50, p.pid))
+	s2.expectReply(0x62, p.pid, 0)
+	s2.send(ack(0x70, p.pid))
+	s2.expectNothing()
+}
+
 func TestSession_UnacknowledgedQoS2PubrelResentOnResume(t *testing.T) {
 	t.Parallel()
 	b := startBroker(t)

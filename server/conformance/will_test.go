@@ -236,3 +236,22 @@ func TestWill_Takeover_PublishedOnce(t *testing.T) {
 	second.expectClosed()
 	watcher.expectNothing()
 }
+
+func TestWill_v5_PublishedWhenSessionEndsBeforeWillDelay(t *testing.T) {
+	t.Parallel()
+	b := startBroker(t)
+	watcher := connectOK(t, b.addr, v5, "watch-end")
+	watcher.subscribe(1, "will/end", 0, 0)
+	w := connectWith(t, b.addr, v5, "ends", connectWill(v5, "ends", 0, false, "will/end", "session over",
+		props(pU32(propSessionExpiry, 1)), props(pU32(propWillDelay, 60))))
+	w.expectConnack5(0, 0)
+	w.conn.Close()
+	// [MQTT-3.1.2-8 (v5)] published when the Will Delay Interval elapses or the session ends, whichever is first.
+	pk, err := watcher.read(4 * time.Second)
+	if err != nil {
+		t.Fatalf("no will within 4 s of a 1 s session expiry (will delay 60 s): %s", describe(err))
+	}
+	if want := publishPkt(v5, 0, false, false, "will/end", 0, nil, "session over"); string(pk) != string(want) {
+		t.Fatalf("got % x, want % x", pk, want)
+	}
+}
