@@ -306,9 +306,19 @@ func (cl *client) flush() {
 		}
 		cl.l.stats.bytesOut.Add(uint64(len(p)))
 		cl.c.Write(p)
+		if cl.state < stClosing && cl.c.OutboundBuffered() > hardLimitFactor*cl.l.s.opts.OutboundHighWater {
+			// The client reads far slower than we produce even the messages we must not drop: give up on it
+			// so memory stays bounded.
+			bytebufferpool.Put(b)
+			cl.closeNow("slow consumer: outbound buffer over the hard limit")
+			return
+		}
 	}
 	bytebufferpool.Put(b)
 }
+
+// hardLimitFactor × OutboundHighWater is the outbound backlog at which a connection is closed.
+const hardLimitFactor = 4
 
 // closeNow writes what is in the outbox and closes the connection (at the end of OnTraffic when inside it).
 func (cl *client) closeNow(reason string) {

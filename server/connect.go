@@ -269,6 +269,7 @@ func (l *loop) handoff(s *session) {
 	}
 	target := claim.l
 	s.owner.Store(target)
+	s.adopting = claim
 	// Posted under the lock so a later claimant's handoff reaches the target after this adopt.
 	if target == l {
 		sh.mu.Unlock()
@@ -292,8 +293,15 @@ func (cl *client) retryClaim(id string) {
 // adopt attaches a session handed over from another connection, on the claimant's loop.
 func (cl *client) adopt(s *session) {
 	l := cl.l
-	if s.owner.Load() != l {
-		// A newer claimant won in between; it received the session instead.
+	sh := l.s.sessions.shard([]byte(s.id))
+	sh.mu.Lock()
+	mine := s.adopting == cl && s.owner.Load() == l
+	if mine {
+		s.adopting = nil
+	}
+	sh.mu.Unlock()
+	if !mine {
+		// A newer claimant was handed the session in between and has it now.
 		cl.supersede()
 		return
 	}
@@ -303,7 +311,10 @@ func (cl *client) adopt(s *session) {
 		return
 	}
 	cl.attach(s, true)
-	cl.resumeInput()
+	if !cl.inTraffic {
+		// Inside OnTraffic (a same-loop handoff) the read loop that handled CONNECT simply continues.
+		cl.resumeInput()
+	}
 }
 
 // attach binds a client to its session, sends CONNACK and resumes the session's message flow.

@@ -208,41 +208,54 @@ func (s *session) resume(l *loop) {
 // would exceed the client's Maximum Packet Size [MQTT-3.1.2-25].
 func (cl *client) sendPublish(m *message, qos byte, retain bool, packetID uint16, ids []uint32, dup bool) bool {
 	l := cl.l
-	sh := pubShape{qos: qos, retain: retain, dup: dup, packetID: packetID}
+	flags := codec.PublishFlags(dup, qos, retain)
+	var x *codec.ForwardProps
 	if cl.version == codec.V5 {
-		sh.subIDs = ids
+		x = &l.fwd
+		*x = codec.ForwardProps{SubscriptionIDs: ids}
 		if m.expireAt != 0 {
-			sh.hasExp = true
-			sh.expiry = m.remainingExpiry(l.wheel.now)
-		}
-		if cl.aliasMaxOut > 0 {
-			cl.outboundAlias(m.topic, &sh)
+			x.HasMessageExpiry = true
+			x.MessageExpiry = m.remainingExpiry(l.wheel.now)
 		}
 	}
-	size, _ := publishLen(m, cl.version, &sh)
-	if cl.maxOut > 0 && uint32(size) > cl.maxOut {
+	b := cl.buf()
+	start := len(b)
+	b = codec.AppendPublishForward(b, cl.version, flags, m.topic, packetID, m.props, x, m.payload)
+	if cl.maxOut > 0 && uint32(len(b)-start) > cl.maxOut {
+		cl.out.B = b[:start]
 		l.stats.droppedTooLarge.Add(1)
 		return false
 	}
-	cl.write(appendPublish(cl.buf(), m, cl.version, &sh))
+	if x != nil && cl.aliasMaxOut > 0 {
+		// Re-encode with a Topic Alias: only ever smaller than the packet just measured.
+		if alias, known := cl.outboundAlias(m.topic); alias != 0 {
+			x.TopicAlias = alias
+			name := m.topic
+			if known {
+				name = nil
+			}
+			b = codec.AppendPublishForward(b[:start], cl.version, flags, name, packetID, m.props, x, m.payload)
+		}
+	}
+	cl.write(b)
 	l.stats.msgsOut.Add(1)
 	return true
 }
 
 // outboundAlias picks a Topic Alias towards a v5 client that allows them: the first aliasMaxOut topics get one,
-// and later messages on them carry an empty topic name [MQTT-3.3.2-10].
-func (cl *client) outboundAlias(name []byte, sh *pubShape) {
+// and later messages on them carry an empty topic name [MQTT-3.3.2-10]. known reports that the client already
+// has the mapping.
+func (cl *client) outboundAlias(name []byte) (alias uint16, known bool) {
 	if a, ok := cl.aliasesOut[string(name)]; ok {
-		sh.alias, sh.noTopic = a, true
-		return
+		return a, true
 	}
 	if len(cl.aliasesOut) >= int(cl.aliasMaxOut) || len(name) < 4 {
-		return
+		return 0, false
 	}
 	if cl.aliasesOut == nil {
 		cl.aliasesOut = make(map[string]uint16)
 	}
 	a := uint16(len(cl.aliasesOut) + 1)
 	cl.aliasesOut[string(name)] = a
-	sh.alias = a
+	return a, false
 }

@@ -37,6 +37,7 @@ type loop struct {
 	kept            *message // its pooled copy, made on first need
 	propBuf         []byte   // forwarded properties of view
 	encBuf          []byte
+	fwd             codec.ForwardProps
 	staged          []stagedBatch // deliveries for other loops, by loop index, posted once per publish
 	stagedLoops     []*loop
 	retainedScratch []*message

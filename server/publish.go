@@ -89,7 +89,7 @@ func (l *loop) viewMessage(name []byte, p *codec.Publish, from topic.SubscriberI
 	m := &l.view
 	m.topic, m.payload, m.props = name, p.Payload, nil
 	if len(p.Props.Raw) > 0 {
-		l.propBuf = appendForwardProps(l.propBuf[:0], p.Props.Raw, perDeliveryProp)
+		l.propBuf = codec.FilterForwardProps(l.propBuf[:0], p.Props.Raw)
 		m.props = l.propBuf
 	}
 	m.qos, m.retain, m.from = p.QoS, p.Retain, from

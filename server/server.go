@@ -31,7 +31,7 @@ type Server struct {
 	auth Authenticator
 
 	index    *topic.Index
-	retained *retainedStore[*message]
+	retained *topic.Retained[*message]
 	sessions sessionTable
 	subs     subscriberTable
 
@@ -76,7 +76,7 @@ func New(opts Options) (*Server, error) {
 		log:      opts.Logger,
 		auth:     opts.Authenticator,
 		index:    topic.New(),
-		retained: newRetainedStore[*message](),
+		retained: topic.NewRetained[*message](),
 		engErr:   make(chan error, 1),
 	}
 	if s.log == nil {

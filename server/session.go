@@ -25,6 +25,7 @@ type session struct {
 
 	// Guarded by the table shard lock.
 	claim     *client // a connection waiting to take this session over
+	adopting  *client // the claimant the session was handed to, until its adopt runs
 	handoff   bool    // a handoff task is on its way to the owner
 	discarded bool    // removed from the table; ends when the owner sees it
 

@@ -75,7 +75,7 @@ type retainedWalk struct {
 	filter []byte
 	qos    byte
 	id     uint32
-	cursor retainedCursor[*message]
+	cursor topic.Cursor[*message]
 }
 
 // sendRetained delivers a batch of retained messages for w and schedules the next batch on this loop.

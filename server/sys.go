@@ -33,7 +33,6 @@ func (l *loop) publishSys() {
 	for _, t := range topics {
 		m := newMessage([]byte(t[0]), []byte(t[1]), nil, 0, true, 0, 0)
 		l.retain(m)
-		m.retain = false // live deliveries of $SYS updates are not "retained" to existing subscribers
 		l.route(m)
 		m.release()
 	}
