@@ -127,6 +127,16 @@ func (c *client) expectReply(first byte, pid uint16, reasons ...byte) reply {
 	return r
 }
 
+// expectPubackOK reads a PUBACK for pid with a success code: 0x00, or for v5 also 0x10 (No matching subscribers).
+func (c *client) expectPubackOK(pid uint16) {
+	c.t.Helper()
+	got := c.next()
+	r, err := parseReply(got, c.level)
+	if err != nil || got[0] != 0x40 || r.pid != pid || (r.reasons[0] != 0x00 && !(c.level == v5 && r.reasons[0] == 0x10)) {
+		c.t.Fatalf("%s: got % x (%v), want PUBACK %d with success", c.name, got, err, pid)
+	}
+}
+
 // expectPublish reads the next packet and requires a PUBLISH.
 func (c *client) expectPublish() publish {
 	c.t.Helper()

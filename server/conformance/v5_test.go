@@ -223,3 +223,61 @@ func TestV5_ShutdownSendsDisconnect0x8B(t *testing.T) {
 		t.Fatalf("Shutdown: %v", err)
 	}
 }
+
+func TestV5_RetainedMessageCarriesSubscriptionIDAndRemainingExpiry(t *testing.T) {
+	t.Parallel()
+	b := startBroker(t)
+	pub := connectOK(t, b.addr, v5, "ret-props-pub")
+	pub.send(publishPkt(v5, 1, true, false, "rp/t", 1, props(pU32(propMessageExpiry, 60), pUser("k", "v")), "r"))
+	pub.expectPubackOK(1)
+	time.Sleep(1100 * time.Millisecond)
+	c := connectOK(t, b.addr, v5, "ret-props")
+	c.send(subscribePkt(v5, 1, props(pVBI(propSubscriptionID, 42)), "rp/#", byte(1)))
+	c.expectSuback(1, 1)
+	p := c.expectPublish()
+	if !p.retain || p.payload != "r" {
+		t.Fatalf("got %+v, want the retained message", p)
+	}
+	// The retained copy is a publication like any other: the subscription's identifier [MQTT-3.3.4-3], the
+	// remaining expiry [MQTT-3.3.2-6] and the user properties unaltered [MQTT-3.3.2-17].
+	if id, ok := find(p.props, propSubscriptionID); !ok || id.num() != 42 {
+		t.Errorf("Subscription Identifier %d (present %v), want 42", id.num(), ok)
+	}
+	if e, ok := find(p.props, propMessageExpiry); !ok || e.num() >= 60 || e.num() < 55 {
+		t.Errorf("Message Expiry Interval %d (present %v), want 55..59 after a second", e.num(), ok)
+	}
+	if u, ok := find(p.props, propUserProperty); !ok || string(u.val) != string(cat(str("k"), str("v"))) {
+		t.Errorf("user property % x (present %v), want k=v", u.val, ok)
+	}
+	c.send(ack(0x40, p.pid))
+}
+
+func TestV5_NegativePubackIsNotRetransmitted(t *testing.T) {
+	t.Parallel()
+	b := startBroker(t)
+	s := connectPersistent(t, b.addr, v5, "neg-ack", 0)
+	s.subscribe(1, "neg/t", 1, 1)
+	pub := connectOK(t, b.addr, v5, "neg-ack-pub")
+	pub.send(publishPkt(v5, 1, false, false, "neg/t", 1, nil, "refused"))
+	pub.expectReply(0x40, 1, 0)
+	p := s.expectPublish()
+	s.send(ackRC(0x40, p.pid, 0x80))
+	s.stillOpen()
+	s.conn.Close()
+	// [MQTT-4.4.0-2] a PUBACK with a reason of 0x80 or more acknowledges: nothing is re-sent on resume.
+	s2 := connectPersistent(t, b.addr, v5, "neg-ack", 1)
+	s2.expectNothing()
+}
+
+func TestV5_UnsubscribeSharedSubscription(t *testing.T) {
+	t.Parallel()
+	b := startBroker(t)
+	c := connectOK(t, b.addr, v5, "unshare")
+	c.subscribe(1, "$share/g/us/t", 0, 0)
+	c.send(unsubscribePkt(v5, 2, "$share/g/us/t"))
+	c.expectReply(0xB0, 2, 0x00)
+	pub := connectOK(t, b.addr, v5, "unshare-pub")
+	pub.send(publishPkt(v5, 0, false, false, "us/t", 0, nil, "x"))
+	pub.stillOpen()
+	c.expectNothing()
+}
