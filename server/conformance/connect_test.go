@@ -383,7 +383,7 @@ func TestConnect_KeepAlive_ClosedAfterOneAndAHalfTimesWithoutTraffic(t *testing.
 			go func() {
 				limit := 4 * time.Second
 				if reference {
-					limit = 6 * time.Second // mosquitto checks keep alive only every few seconds
+					limit = 10 * time.Second // mosquitto checks keep alive only every few seconds
 				}
 				pk, err := silent.read(limit)
 				if err == nil && level == v5 && string(pk) == string(disconnect5(0x8D)) {

@@ -318,7 +318,7 @@ func TestInteropPaho5_KeepAliveTimeout(t *testing.T) {
 	c := newPaho5(t, b.addr, "p5-ka", paho5Opts{clean: true, keepAlive: 1, pinger: silentPinger{}})
 	limit := 4 * time.Second
 	if reference {
-		limit = 6 * time.Second
+		limit = 10 * time.Second
 	}
 	select {
 	case <-c.Done():
