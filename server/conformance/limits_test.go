@@ -128,3 +128,54 @@ func TestLimits_MaxQueuedMessages_OfflineQueueBounded(t *testing.T) {
 	s2.r.Reset(s2.conn)
 	s2.stillOpen()
 }
+
+func TestLimits_SlowConsumerDoesNotStallOthers(t *testing.T) {
+	t.Parallel()
+	if reference {
+		t.Skip("mosquitto without max_queued_bytes slows down behind the stalled subscriber (14 s here)")
+	}
+	b := startBroker(t)
+	slow := connectOK(t, b.addr, v311, "slow")
+	slow.subscribe(1, "flood", 0, 0) // and then never reads again
+	fast := connectOK(t, b.addr, v311, "fast")
+	fast.subscribe(1, "flood", 0, 0)
+	const n, size = 3000, 4096
+	got := make(chan int, 1)
+	go func() {
+		count := 0
+		for count < n {
+			pk, err := fast.read(10 * time.Second)
+			if err != nil {
+				break
+			}
+			if pk[0]>>4 == 3 {
+				count++
+			}
+		}
+		got <- count
+	}()
+	pub := connectOK(t, b.addr, v311, "flooder")
+	payload := string(make([]byte, size))
+	start := time.Now()
+	// QoS 1 in batches of 10 paces the publisher to what the broker has taken in, so the reading subscriber is
+	// never itself over the outbound high-water mark (where dropping its QoS 0 messages would be the policy).
+	for i := 0; i < n/10; i++ {
+		var batch []byte
+		for j := 1; j <= 10; j++ {
+			batch = append(batch, publishPkt(v311, 1, false, false, "flood", uint16(j), nil, payload)...)
+		}
+		pub.send(batch)
+		for j := 1; j <= 10; j++ {
+			pub.expect(ack(0x40, uint16(j)))
+		}
+	}
+	// 12 MB went to a subscriber that reads nothing: its outbound bytes are bounded and QoS 0 beyond the
+	// high-water mark is dropped, so the reading subscriber gets every message and the broker stays responsive.
+	if c := <-got; c != n {
+		t.Fatalf("the reading subscriber got %d of %d QoS 0 messages while another subscriber stalled", c, n)
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Fatalf("delivery took %v", d)
+	}
+	pub.roundTrip("after/flood")
+}
