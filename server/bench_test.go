@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"testing"
+	"time"
 
 	"github.com/panjf2000/gnet/v2"
 
@@ -179,5 +180,63 @@ func TestFanoutDoesNotAllocate(t *testing.T) {
 	}
 	if a := testing.AllocsPerRun(1000, func() { pub.process(pkt); bb.pass() }); a != 0 {
 		t.Fatalf("%.1f allocations per publish to 10 subscribers on 2 loops, want 0", a)
+	}
+}
+
+// BenchmarkLoopbackQoS0 is end to end over real loopback sockets: one publisher writes 64-byte QoS 0 messages
+// in batches, N subscribers read them back. ns/op is per published message; msgs/s counts deliveries.
+func BenchmarkLoopbackQoS0(b *testing.B) {
+	for _, n := range []int{1, 10} {
+		b.Run(fmt.Sprintf("subs=%d", n), func(b *testing.B) {
+			// A high-water mark above the whole run: the point is throughput, not the drop policy.
+			s := startBroker(b, func(o *Options) { o.OutboundHighWater = 256 << 20 })
+			pk := codec.Publish{Topic: []byte("bench/t"), Payload: make([]byte, 64)}
+			one := pk.Append(nil, codec.V311)
+			subs := make([]*rawConn, n)
+			for i := range subs {
+				subs[i] = dialRaw(b, s)
+				subs[i].send(connect311(fmt.Sprintf("s%d", i), true))
+				subs[i].expect([]byte{0x20, 2, 0, 0})
+				subs[i].send([]byte{0x82, 12, 0, 1, 0, 7, 'b', 'e', 'n', 'c', 'h', '/', 't', 0})
+				subs[i].expect([]byte{0x90, 3, 0, 1, 0})
+			}
+			pub := dialRaw(b, s)
+			pub.send(connect311("pub", true))
+			pub.expect([]byte{0x20, 2, 0, 0})
+			batch := make([]byte, 0, 100*len(one))
+			for i := 0; i < 100; i++ {
+				batch = append(batch, one...)
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			done := make(chan error, n)
+			for _, c := range subs {
+				go func(c *rawConn) {
+					want := b.N * len(one)
+					buf := make([]byte, 64<<10)
+					for got := 0; got < want; {
+						c.SetReadDeadline(time.Now().Add(10 * time.Second))
+						k, err := c.Read(buf)
+						if err != nil {
+							done <- err
+							return
+						}
+						got += k
+					}
+					done <- nil
+				}(c)
+			}
+			for sent := 0; sent < b.N; sent += 100 {
+				k := min(100, b.N-sent)
+				pub.send(batch[:k*len(one)])
+			}
+			for range subs {
+				if err := <-done; err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.StopTimer()
+			b.ReportMetric(float64(b.N*n)/b.Elapsed().Seconds(), "msgs/s")
+		})
 	}
 }

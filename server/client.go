@@ -13,11 +13,12 @@ import (
 
 // Connection states, in order: a client only moves forward.
 const (
-	stAwaitConnect uint8 = iota // accepted; the first packet must be CONNECT [MQTT-3.1.0-1]
-	stConnecting                // CONNECT accepted, waiting for its session to arrive from another loop
-	stConnected                 // CONNACK sent
-	stClosing                   // closing: further input is ignored
-	stClosed                    // OnClose ran
+	stAwaitConnect   uint8 = iota // accepted; the first packet must be CONNECT [MQTT-3.1.0-1]
+	stAuthenticating              // CONNECT read, a blocking Authenticator is deciding on the worker pool
+	stConnecting                  // CONNECT accepted, waiting for its session to arrive from another loop
+	stConnected                   // CONNACK sent
+	stClosing                     // closing: further input is ignored
+	stClosed                      // OnClose ran
 )
 
 // Transports of a connection. A listener that allows both sniffs the first bytes.
@@ -197,7 +198,7 @@ func (cl *client) sniff(raw []byte) bool {
 // while the connection waits for its session (stConnecting) or is closing.
 func (cl *client) process(buf []byte) int {
 	off := 0
-	for off < len(buf) && cl.state != stConnecting && cl.state < stClosing {
+	for off < len(buf) && cl.state != stConnecting && cl.state != stAuthenticating && cl.state < stClosing {
 		h, need, err := codec.Peek(buf[off:], cl.l.s.opts.MaxPacketSize)
 		if err != nil {
 			cl.failErr(err)
@@ -393,7 +394,7 @@ func (cl *client) violation(err error) {
 // onTimer is the connect timeout before CONNECT and the keep alive check after it.
 func (cl *client) onTimer(t *timer, now int64) {
 	switch cl.state {
-	case stAwaitConnect, stConnecting:
+	case stAwaitConnect, stAuthenticating, stConnecting:
 		cl.closeNow("connect timeout")
 	case stConnected:
 		// 1.5 × keep alive, in 100 ms ticks [MQTT-3.1.2-24], plus one tick so rounding never closes early.

@@ -91,16 +91,6 @@ func (cl *client) handleConnect(h codec.FixedHeader, body []byte) {
 		cl.will.willTTL = ttl
 	}
 
-	info := ConnectInfo{
-		ClientID: p.ClientID, Username: p.Username, Password: p.Password,
-		UsernameFlag: p.UsernameFlag, PasswordFlag: p.PasswordFlag,
-		ProtocolLevel: byte(p.Version), RemoteAddr: cl.c.RemoteAddr(),
-	}
-	if r := s.auth.Authenticate(&info); r != AuthAccepted {
-		cl.refuse(codec.ReasonCode(r), "not authorized")
-		return
-	}
-
 	// Client identifier [MQTT-3.1.3-6, -7, -8].
 	id := string(p.ClientID)
 	assigned := false
@@ -146,9 +136,27 @@ func (cl *client) handleConnect(h codec.FixedHeader, body []byte) {
 		cl.expiry = max
 	}
 	cl.pending = connackInfo{assigned: assigned, serverKeepAlive: serverKeepAlive, assignedID: id,
-		expiryChanged: p.Version == codec.V5 && cl.expiry != p.Props.SessionExpiry}
+		expiryChanged: p.Version == codec.V5 && cl.expiry != p.Props.SessionExpiry, cleanStart: p.CleanStart}
 
-	cl.claimSession(id, p.CleanStart)
+	info := ConnectInfo{
+		ClientID: p.ClientID, Username: p.Username, Password: p.Password,
+		UsernameFlag: p.UsernameFlag, PasswordFlag: p.PasswordFlag,
+		ProtocolLevel: byte(p.Version), RemoteAddr: cl.c.RemoteAddr(),
+	}
+	if s.authPool != nil {
+		cl.authenticateAsync(&info)
+		return
+	}
+	cl.afterAuth(s.auth.Authenticate(&info))
+}
+
+// afterAuth continues a CONNECT once the Authenticator has answered.
+func (cl *client) afterAuth(r AuthResult) {
+	if r != AuthAccepted {
+		cl.refuse(codec.ReasonCode(r), "not authorized")
+		return
+	}
+	cl.claimSession(cl.pending.assignedID, cl.pending.cleanStart)
 }
 
 // connackInfo carries what the CONNACK must say from CONNECT to the moment the session is attached.
@@ -157,6 +165,7 @@ type connackInfo struct {
 	assigned        bool
 	serverKeepAlive bool
 	expiryChanged   bool
+	cleanStart      bool
 }
 
 // claimSession finds or creates the session for id. A session owned by another live connection or another loop

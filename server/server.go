@@ -63,7 +63,9 @@ type Server struct {
 	// newWSLayer creates the WebSocket transport of a connection that sent "GET "; nil refuses such connections.
 	// It is the seam where server/ws plugs in.
 	newWSLayer func(cl *client, writeRaw func([]byte)) transportLayer
-	lastSys    atomic.Int64 // unix nano of the last $SYS publication
+
+	authPool chan authJob // set when the Authenticator may block
+	lastSys  atomic.Int64 // unix nano of the last $SYS publication
 }
 
 // New validates opts and builds a Server; call Start to listen.
@@ -84,6 +86,9 @@ func New(opts Options) (*Server, error) {
 	}
 	if s.auth == nil {
 		s.auth = AllowAll{}
+	}
+	if ba, ok := s.auth.(BlockingAuthenticator); ok {
+		s.startAuthPool(ba)
 	}
 	s.sessions.init()
 	s.subs.init()
@@ -199,6 +204,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 			}
 		case <-ctx.Done():
 			err = ctx.Err()
+		}
+		if s.authPool != nil {
+			close(s.authPool)
 		}
 		s.log.Info("loopmq stopped")
 	})
