@@ -304,3 +304,26 @@ func TestInteropMosquitto_CrossClientExchange(t *testing.T) {
 		t.Fatalf("paho got %q QoS %d", m.Payload(), m.Qos())
 	}
 }
+
+func TestInteropMosquitto_TopicAlias(t *testing.T) {
+	t.Parallel()
+	b := startBroker(t)
+	watcher := newPaho5(t, b.addr, "mq-alias-watch", paho5Opts{clean: true})
+	watcher.sub(t, "mq/alias", 0)
+	h, p := hostPort(t, b.addr)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	// Line mode publishes each stdin line on one connection; with a topic alias mosquitto_pub may send the
+	// later ones with an empty topic name and the alias alone.
+	cmd := exec.CommandContext(ctx, mosquittoBin(t, "mosquitto_pub"), "-h", h, "-p", p, "-V", "mqttv5",
+		"-t", "mq/alias", "-D", "publish", "topic-alias", "1", "-l")
+	cmd.Stdin = strings.NewReader("one\ntwo\nthree\n")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("mosquitto_pub: %v\n%s", err, out)
+	}
+	for _, want := range []string{"one", "two", "three"} {
+		if m := watcher.next(t); m.Topic != "mq/alias" || string(m.Payload) != want {
+			t.Fatalf("got %q %q, want mq/alias %q", m.Topic, m.Payload, want)
+		}
+	}
+}
