@@ -44,12 +44,42 @@ type fakeConn struct {
 	gnet.Conn
 	el      *fakeLoop
 	written int
-	packets int
+	onWrite func([]byte)
+	in      []byte
+	ctx     any
 }
 
 var fakeAddr = &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 1}
 
-func (f *fakeConn) Write(p []byte) (int, error)     { f.written += len(p); return len(p), nil }
+func (f *fakeConn) Write(p []byte) (int, error) {
+	f.written += len(p)
+	if f.onWrite != nil {
+		f.onWrite(p)
+	}
+	return len(p), nil
+}
+
+// Peek and Discard serve the bytes queued in in, like gnet's inbound buffer.
+func (f *fakeConn) Peek(n int) ([]byte, error) { return f.in, nil }
+func (f *fakeConn) Discard(n int) (int, error) {
+	if n < 0 || n > len(f.in) {
+		n = len(f.in)
+	}
+	f.in = f.in[n:]
+	return n, nil
+}
+
+// Close on the fake loop runs the close path synchronously, as gnet's EventLoop.Close does.
+func (f *fakeLoop) Close(c gnet.Conn) error {
+	if cl, ok := c.Context().(*client); ok {
+		cl.onClose(nil)
+	}
+	return nil
+}
+
+func (f *fakeConn) Context() any       { return f.ctx }
+func (f *fakeConn) SetContext(ctx any) { f.ctx = ctx }
+
 func (f *fakeConn) OutboundBuffered() int           { return 0 }
 func (f *fakeConn) RemoteAddr() net.Addr            { return fakeAddr }
 func (f *fakeConn) EventLoop() gnet.EventLoop       { return f.el }
@@ -85,6 +115,7 @@ func (b *benchBroker) client(i int, id string, v codec.Version) (*client, *fakeC
 	fc := &fakeConn{el: b.fls[i]}
 	cl := &client{l: l, c: fc, version: v, sendQuota: 64}
 	cl.t.owner = cl
+	fc.SetContext(cl)
 	s := l.newSession(id)
 	cl.attach(s, false)
 	return cl, fc
