@@ -1,6 +1,11 @@
 package conformance_test
 
-import "time"
+import (
+	"flag"
+	"os"
+	"testing"
+	"time"
+)
 
 // brokerConfig is the part of the broker's configuration the tests change. It maps onto server.Options (and, in
 // the mosquittoref build, onto a mosquitto.conf, so the suite itself can be checked against a reference broker).
@@ -24,4 +29,17 @@ type broker struct {
 	addr   string
 	wsAddr string
 	stop   func() error
+}
+
+// TestMain raises the default parallelism: these tests mostly wait on sockets and timers (keep alive, expiry,
+// will delay), so running only GOMAXPROCS of them at a time would make the package take minutes on a small machine.
+// An explicit -parallel on the command line wins.
+func TestMain(m *testing.M) {
+	flag.Parse()
+	explicit := false
+	flag.Visit(func(f *flag.Flag) { explicit = explicit || f.Name == "test.parallel" })
+	if !explicit {
+		flag.Set("test.parallel", "8")
+	}
+	os.Exit(m.Run())
 }
