@@ -148,3 +148,37 @@ func TestInterplay_v5_TakeoverWithinWillDelayKeepsWillUnpublished(t *testing.T) 
 		t.Fatalf("will published on takeover within the will delay: % x", pk)
 	}
 }
+
+func TestInterplay_InboundQoS2StateSurvivesReconnect(t *testing.T) {
+	t.Parallel()
+	b := startBroker(t)
+	for _, level := range []byte{v311, v5} {
+		t.Run(levelName(level), func(t *testing.T) {
+			topic := "q2in/" + levelName(level)
+			sub := connectOK(t, b.addr, level, "q2in-sub-"+levelName(level))
+			sub.subscribe(1, topic, 2, 2)
+			id := "q2in-pub-" + levelName(level)
+			pub := connectPersistent(t, b.addr, level, id, 0)
+			pub.send(publishPkt(level, 2, false, false, topic, 9, nil, "exactly once"))
+			pub.expectReply(0x50, 9, 0)
+			pub.conn.Close() // PUBREC received, PUBREL not yet sent
+
+			// On resume the publisher re-sends the PUBLISH with DUP (as a client that never saw the PUBREC would),
+			// then the PUBREL: the session kept the packet id, so both are answered without a second delivery.
+			pub2 := connectPersistent(t, b.addr, level, id, 1)
+			pub2.send(publishPkt(level, 2, false, true, topic, 9, nil, "exactly once"))
+			pub2.expectReply(0x50, 9, 0)
+			pub2.send(ack(0x62, 9))
+			pub2.expectReply(0x70, 9, 0)
+
+			p := sub.expectPublish()
+			if p.payload != "exactly once" {
+				t.Fatalf("got %q", p.payload)
+			}
+			sub.send(ack(0x50, p.pid))
+			sub.expectReply(0x62, p.pid, 0)
+			sub.send(ack(0x70, p.pid))
+			sub.expectNothing() // [MQTT-4.3.3-10 (v5)] no duplicate delivery
+		})
+	}
+}
