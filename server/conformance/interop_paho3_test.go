@@ -1,6 +1,7 @@
 package conformance_test
 
 import (
+	"cmp"
 	"fmt"
 	"net"
 	"net/url"
@@ -22,6 +23,7 @@ type paho3 struct {
 }
 
 type paho3Opts struct {
+	level byte // protocol level: 4 (default) or 3 for MQTT 3.1
 	clean bool
 	will  *[3]string // topic, payload, "retain" or ""
 }
@@ -31,7 +33,7 @@ func newPaho3(t testing.TB, addr, id string, o paho3Opts) *paho3 {
 	t.Helper()
 	c := &paho3{msgs: make(chan mqtt.Message, 1000), lost: make(chan error, 1)}
 	opts := mqtt.NewClientOptions().AddBroker("tcp://" + addr).SetClientID(id).SetCleanSession(o.clean).
-		SetProtocolVersion(4).SetAutoReconnect(false).SetConnectRetry(false).SetKeepAlive(30 * time.Second).
+		SetProtocolVersion(uint(cmp.Or(o.level, 4))).SetAutoReconnect(false).SetConnectRetry(false).SetKeepAlive(30 * time.Second).
 		SetConnectTimeout(wait).SetOrderMatters(true).
 		SetDefaultPublishHandler(func(_ mqtt.Client, m mqtt.Message) { c.msgs <- m }).
 		SetConnectionLostHandler(func(_ mqtt.Client, err error) {
@@ -114,6 +116,20 @@ func TestInteropPaho3_AllQoSBothWays(t *testing.T) {
 				t.Fatalf("got %s QoS %d %q, want QoS %d %q", m.Topic(), m.Qos(), m.Payload(), min(subQoS, pubQoS),
 					payload)
 			}
+		}
+	}
+}
+
+func TestInteropPaho3_MQTT31(t *testing.T) {
+	t.Parallel()
+	b := startBroker(t)
+	sub := newPaho3(t, b.addr, "p31-sub", paho3Opts{level: 3, clean: true})
+	sub.sub(t, "p31/t", 2)
+	pub := newPaho3(t, b.addr, "p31-pub", paho3Opts{level: 3, clean: true})
+	for qos := byte(0); qos <= 2; qos++ {
+		pub.pub(t, "p31/t", qos, false, fmt.Sprint("3.1 qos ", qos))
+		if m := sub.next(t); string(m.Payload()) != fmt.Sprint("3.1 qos ", qos) || m.Qos() != qos {
+			t.Fatalf("got %q QoS %d", m.Payload(), m.Qos())
 		}
 	}
 }
