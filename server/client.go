@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"log/slog"
 	"time"
@@ -431,7 +432,7 @@ func (cl *client) onTimer(t *timer, now int64) {
 // logConn writes the one line per connect or disconnect, sampled under floods.
 func (cl *client) logConn(msg string, attrs ...any) {
 	ok, sup := cl.l.s.connLog.allow(time.Now())
-	if !ok || !cl.l.s.log.Enabled(nil, slog.LevelInfo) {
+	if !ok || !cl.l.s.log.Enabled(context.Background(), slog.LevelInfo) {
 		return
 	}
 	base := []any{"remote", cl.c.RemoteAddr().String(), "protocol", cl.version.String()}

@@ -117,7 +117,7 @@ func (l *loop) deliver(s *session, m *message, qos byte, retain bool, ids []uint
 		if !online {
 			return // QoS 0 is not queued for offline sessions
 		}
-		if cl.outbound() >= l.s.opts.OutboundHighWater {
+		if !l.pacedDelivery && cl.outbound() >= l.s.opts.OutboundHighWater {
 			l.stats.droppedHighWater.Add(1)
 			return
 		}
