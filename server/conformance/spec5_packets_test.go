@@ -1,0 +1,205 @@
+package conformance_test
+
+import (
+	"testing"
+	"time"
+)
+
+// Tests for MQTT 5.0 statements about acknowledgements, properties and retransmission that the rest of the suite
+// did not pin down.
+
+// noProblemProps fails the test when an acknowledgement carries a Reason String or User Property although the client
+// set Request Problem Information to 0 [MQTT-3.1.2-29].
+func noProblemProps(t *testing.T, what string, r reply) {
+	t.Helper()
+	for _, p := range r.props {
+		if p.id == propReasonString || p.id == propUserProperty {
+			t.Fatalf("%s carries property 0x%02x although Request Problem Information is 0", what, p.id)
+		}
+	}
+}
+
+func TestSpec5_RequestProblemInformation0_NoReasonStringOnAnyAck(t *testing.T) {
+	t.Parallel()
+	b := startBroker(t)
+	c := connectWith(t, b.addr, v5, "rpi0", connectPkt(v5, flagClean, 60, props(pByte(propRequestProblemInfo, 0)),
+		str("rpi0")))
+	c.expectConnack5(0, 0)
+
+	// PUBACK to a QoS 1 PUBLISH nobody subscribed to (0x00 or 0x10).
+	c.send(publishPkt(v5, 1, false, false, "rpi0/none", 1, nil, "x"))
+	noProblemProps(t, "PUBACK", c.expectAckOK(0x40, 1))
+	// PUBREC and PUBCOMP of a QoS 2 flow.
+	c.send(publishPkt(v5, 2, false, false, "rpi0/none", 2, nil, "x"))
+	noProblemProps(t, "PUBREC", c.expectAckOK(0x50, 2))
+	c.send(ackRC(0x62, 2, 0))
+	noProblemProps(t, "PUBCOMP", c.expectReply(0x70, 2, 0))
+	// PUBCOMP 0x92 for an unknown packet id: an error, still no Reason String.
+	c.send(ackRC(0x62, 99, 0))
+	noProblemProps(t, "PUBCOMP 0x92", c.expectReply(0x70, 99, 0x92))
+	// SUBACK with a refused filter.
+	c.send(subscribePkt(v5, 3, nil, "a/#/b", byte(0)))
+	noProblemProps(t, "SUBACK 0x8F", c.expectReply(0x90, 3, 0x8F))
+	// UNSUBACK 0x11 (No subscription existed).
+	c.send(unsubscribePkt(v5, 4, "rpi0/never"))
+	noProblemProps(t, "UNSUBACK 0x11", c.expectReply(0xB0, 4, 0x11))
+}
+
+func TestSpec5_PropertyNotValidForPacket_Malformed(t *testing.T) {
+	t.Parallel()
+	b := startBroker(t)
+	peer := connectOK(t, b.addr, v5, "wrongprop-peer")
+	for _, tc := range []struct {
+		name   string
+		packet []byte
+	}{
+		{"PUBLISH with Session Expiry Interval", publishPkt(v5, 0, false, false, "wp/t", 0,
+			props(pU32(propSessionExpiry, 5)), "x")},
+		{"PUBLISH with Assigned Client Identifier", publishPkt(v5, 0, false, false, "wp/t", 0,
+			props(pStr(propAssignedClientID, "me")), "x")},
+		{"PUBLISH with Receive Maximum", publishPkt(v5, 1, false, false, "wp/t", 1,
+			props(pU16(propReceiveMaximum, 5)), "x")},
+		{"SUBSCRIBE with Topic Alias", subscribePkt(v5, 1, props(pU16(propTopicAlias, 1)), "wp/t", byte(0))},
+		{"SUBSCRIBE with Message Expiry Interval", subscribePkt(v5, 1, props(pU32(propMessageExpiry, 1)), "wp/t",
+			byte(0))},
+		{"UNSUBSCRIBE with Subscription Identifier", pkt(0xA2, u16(1), props(pVBI(propSubscriptionID, 1)),
+			str("wp/t"))},
+		{"PUBACK with Topic Alias", pkt(0x40, u16(1), []byte{0}, props(pU16(propTopicAlias, 1)))},
+		{"PUBREL with Content Type", pkt(0x62, u16(1), []byte{0}, props(pStr(propContentType, "t")))},
+		{"DISCONNECT with Topic Alias", pkt(0xE0, []byte{0}, props(pU16(propTopicAlias, 1)))},
+		{"DISCONNECT with Will Delay Interval", pkt(0xE0, []byte{0}, props(pU32(propWillDelay, 1)))},
+		{"PINGREQ with a body", x("c0 01 00")},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := connectOK(t, b.addr, v5, "wrongprop")
+			c.send(tc.packet)
+			// §2.2.2.2: a property identifier not valid for its packet type makes the packet malformed: DISCONNECT
+			// 0x81 then the close [MQTT-4.13.1-1] (0x82 tolerated).
+			c.expectDisconnectOneOf(0x81, 0x82)
+			peer.stillOpen()
+		})
+	}
+	undisturbed(t, b.addr, connectOK(t, b.addr, v311, "wrongprop-after"))
+}
+
+func TestSpec5_SubscriptionIdentifierRules_ProtocolError(t *testing.T) {
+	t.Parallel()
+	b := startBroker(t)
+	for _, tc := range []struct {
+		name string
+		p5   []byte
+	}{
+		// §3.8.2.1.2: "It is a Protocol Error if the Subscription Identifier has a value of 0" and "to include the
+		// Subscription Identifier more than once".
+		{"value 0", props(pVBI(propSubscriptionID, 0))},
+		{"twice", props(pVBI(propSubscriptionID, 1), pVBI(propSubscriptionID, 2))},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := connectOK(t, b.addr, v5, "subid")
+			c.send(subscribePkt(v5, 1, tc.p5, "sid/t", byte(0)))
+			c.expectDisconnectOneOf(0x82, 0x81)
+		})
+	}
+}
+
+func TestSpec5_SharedSubscriptionWithNoLocal_ProtocolError(t *testing.T) {
+	t.Parallel()
+	b := startBroker(t)
+	c := connectOK(t, b.addr, v5, "sharednl")
+	c.send(subscribePkt(v5, 1, nil, "$share/g/nl/t", optNoLocal))
+	// [MQTT-3.8.3-4] No Local 1 on a Shared Subscription is a Protocol Error.
+	c.expectDisconnectOneOf(0x82)
+}
+
+func TestSpec5_RetainedAtSubscribeHasRetainFlagWhateverRetainAsPublished(t *testing.T) {
+	t.Parallel()
+	b := startBroker(t)
+	pub := connectOK(t, b.addr, v5, "rflag-pub")
+	pub.send(publishPkt(v5, 1, true, false, "rflag/t", 1, nil, "kept"))
+	pub.expectPubackOK(1)
+	for _, opts := range []byte{0, optRetainAsPublished} {
+		c := connectOK(t, b.addr, v5, "rflag-sub")
+		c.subscribe(1, "rflag/t", opts, 0)
+		// §3.3.1.3 / [MQTT-3.3.1-9 (v5 numbering: retained sent on subscribe)]: a message sent because of a new
+		// subscription has RETAIN 1 whether or not Retain As Published is set.
+		c.expect(publishPkt(v5, 0, true, false, "rflag/t", 0, nil, "kept"))
+		c.send(disconnect)
+		c.expectClosed()
+	}
+}
+
+func TestSpec5_ResubscribeResendsRetainedPerRetainHandling(t *testing.T) {
+	t.Parallel()
+	b := startBroker(t)
+	pub := connectOK(t, b.addr, v5, "resr-pub")
+	pub.send(publishPkt(v5, 0, true, false, "resr/t", 0, nil, "kept"))
+	pub.stillOpen()
+	c := connectOK(t, b.addr, v5, "resr")
+	c.subscribe(1, "resr/t", 0, 0)
+	c.expect(publishPkt(v5, 0, true, false, "resr/t", 0, nil, "kept"))
+	// [MQTT-3.8.4-3] replacing a subscription with Retain Handling 0 re-sends the retained message.
+	c.subscribe(2, "resr/t", 1, 1)
+	c.expect(publishPkt(v5, 0, true, false, "resr/t", 0, nil, "kept"))
+	// Retain Handling 1: sent only if the subscription did not exist [MQTT-3.3.1-10]; it does now.
+	c.subscribe(3, "resr/t", optRetainHandling1, 0)
+	c.expectNothing()
+}
+
+func TestSpec5_NoRetransmissionOnALiveConnection(t *testing.T) {
+	t.Parallel()
+	b := startBroker(t)
+	s := connectOK(t, b.addr, v5, "noretry")
+	s.subscribe(1, "nr/t", 1, 1)
+	pub := connectOK(t, b.addr, v5, "noretry-pub")
+	pub.send(publishPkt(v5, 1, false, false, "nr/t", 1, nil, "once"))
+	pub.expectPubackOK(1)
+	p := s.expectPublish()
+	if p.dup || p.payload != "once" {
+		t.Fatalf("got %+v, want the first delivery without DUP", p)
+	}
+	// [MQTT-4.4.0-1] v5: a PUBLISH is re-sent only when the client reconnects, never on the same connection.
+	time.Sleep(1500 * time.Millisecond)
+	s.expectNothing()
+	s.send(ack(0x40, p.pid))
+	s.stillOpen()
+}
+
+func TestSpec5_UnsubscribeCompletesStartedQoS2Delivery(t *testing.T) {
+	t.Parallel()
+	b := startBroker(t)
+	for _, level := range []byte{v311, v5} {
+		t.Run(levelName(level), func(t *testing.T) {
+			topic := "uq2/" + levelName(level)
+			s := connectOK(t, b.addr, level, "uq2")
+			s.subscribe(1, topic, 2, 2)
+			pub := connectOK(t, b.addr, level, "uq2-pub")
+			pub.send(publishPkt(level, 2, false, false, topic, 1, nil, "started"))
+			pub.expectAckOK(0x50, 1)
+			pub.send(ack(0x62, 1))
+			pub.expectReply(0x70, 1, 0)
+			p := s.expectPublish()
+			s.send(ack(0x50, p.pid))
+			s.send(unsubscribePkt(level, 2, topic))
+			// [MQTT-3.10.4-3] the Server completes the delivery it started: PUBREL follows (in either order with
+			// the UNSUBACK, which may arrive first).
+			var gotPubrel, gotUnsuback bool
+			for !(gotPubrel && gotUnsuback) {
+				pk := s.next()
+				switch pk[0] {
+				case 0x62:
+					r, err := parseReply(pk, level)
+					if err != nil || r.pid != p.pid {
+						t.Fatalf("got PUBREL % x, want packet id %d", pk, p.pid)
+					}
+					gotPubrel = true
+				case 0xB0:
+					gotUnsuback = true
+				default:
+					t.Fatalf("got % x, want PUBREL and UNSUBACK", pk)
+				}
+			}
+			s.send(ack(0x70, p.pid))
+			s.stillOpen()
+		})
+	}
+}
