@@ -212,3 +212,22 @@ func TestSpec311_QoS0RetainedReplacesRetainedOfAnyQoS(t *testing.T) {
 	c.expect(publishPkt(v311, 0, true, false, "r0/t", 0, nil, "qos0"))
 	c.expectNothing()
 }
+
+func TestSpec311_RetainedOutlivesThePublishersSession(t *testing.T) {
+	t.Parallel()
+	b := startBroker(t)
+	for _, level := range []byte{v311, v5} {
+		t.Run(levelName(level), func(t *testing.T) {
+			topic := "outlive/" + levelName(level)
+			pub := connectOK(t, b.addr, level, "outlive-pub")
+			pub.send(publishPkt(level, 1, true, false, topic, 1, nil, "stays"))
+			pub.expectAckOK(0x40, 1)
+			pub.send(disconnect) // a clean session: it ends here
+			pub.expectClosed()
+			// [MQTT-3.1.2-7] retained messages are not part of the session state; they outlive it.
+			c := connectOK(t, b.addr, level, "outlive-sub")
+			c.subscribe(1, topic, 0, 0)
+			c.expect(publishPkt(level, 0, true, false, topic, 0, nil, "stays"))
+		})
+	}
+}

@@ -120,8 +120,8 @@ func TestSpec5_RetainedAtSubscribeHasRetainFlagWhateverRetainAsPublished(t *test
 	for _, opts := range []byte{0, optRetainAsPublished} {
 		c := connectOK(t, b.addr, v5, "rflag-sub")
 		c.subscribe(1, "rflag/t", opts, 0)
-		// §3.3.1.3 / [MQTT-3.3.1-9 (v5 numbering: retained sent on subscribe)]: a message sent because of a new
-		// subscription has RETAIN 1 whether or not Retain As Published is set.
+		// §3.3.1.3 (3.1.1: [MQTT-3.3.1-8]): a message sent because of a new subscription has RETAIN 1 whether or
+		// not Retain As Published is set, which governs forwarded messages only [MQTT-3.3.1-12/13].
 		c.expect(publishPkt(v5, 0, true, false, "rflag/t", 0, nil, "kept"))
 		c.send(disconnect)
 		c.expectClosed()
