@@ -1,0 +1,232 @@
+package conformance_test
+
+import (
+	"fmt"
+	"testing"
+	"time"
+)
+
+// Tests for MQTT 5.0 flow statements: packet identifiers, send quota, sizes of the Server's own packets, message
+// expiry once delivery started, shared subscriptions and the Server's DISCONNECT.
+
+func TestSpec5_ServerPacketIDsNonZeroAndDistinct(t *testing.T) {
+	t.Parallel()
+	b := startBroker(t)
+	for _, level := range []byte{v311, v5} {
+		t.Run(levelName(level), func(t *testing.T) {
+			topic := "pids/" + levelName(level)
+			s := connectOK(t, b.addr, level, "pids")
+			s.subscribe(1, topic, 2, 2)
+			pub := connectOK(t, b.addr, level, "pids-pub")
+			const n = 20
+			for i := 0; i < n; i++ {
+				q := byte(1 + i%2)
+				pub.send(publishPkt(level, q, false, false, topic, uint16(100+i), nil, fmt.Sprint(i)))
+				if q == 1 {
+					pub.expectAckOK(0x40, uint16(100+i))
+				} else {
+					pub.expectAckOK(0x50, uint16(100+i))
+					pub.send(ack(0x62, uint16(100+i)))
+					pub.expectReply(0x70, uint16(100+i), 0)
+				}
+			}
+			// [MQTT-2.2.1-4] / [MQTT-2.3.1-4 (3.1.1)], [MQTT-4.3.2-1], [MQTT-4.3.3-1]: every QoS > 0 PUBLISH the
+			// Server sends has a non-zero packet identifier not in use by another unacknowledged one.
+			seen := map[uint16]bool{}
+			for i := 0; i < n; i++ {
+				p := s.expectPublish()
+				if p.pid == 0 || seen[p.pid] {
+					t.Fatalf("delivery %d: packet id %d (in use: %v)", i, p.pid, seen[p.pid])
+				}
+				seen[p.pid] = true
+			}
+		})
+	}
+}
+
+func TestSpec5_AcksFitClientMaximumPacketSize(t *testing.T) {
+	t.Parallel()
+	b := startBroker(t)
+	// A client accepting packets of at most 12 bytes: enough for every acknowledgement with a reason code and an
+	// empty property block, too small for any Reason String worth sending.
+	const limit = 12
+	c := connectWith(t, b.addr, v5, "ackfit", connectPkt(v5, flagClean, 60, props(pU32(propMaximumPacketSize, limit)),
+		str("ackfit")))
+	c.expectConnack5(0, 0)
+	check := func(what string, pk []byte) reply {
+		t.Helper()
+		if len(pk) > limit {
+			t.Fatalf("%s is %d bytes over the client's Maximum Packet Size %d: % x", what, len(pk), limit, pk)
+		}
+		r, err := parseReply(pk, v5)
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		return r
+	}
+	// [MQTT-3.4.2-2/3] PUBACK, [MQTT-3.5.2-2/3] PUBREC, [MQTT-3.7.2-2/3] PUBCOMP, [MQTT-3.9.2-1/2] SUBACK,
+	// [MQTT-3.11.2-1/2] UNSUBACK: no Reason String or User Property that would exceed the client's maximum.
+	c.send(publishPkt(v5, 1, false, false, "ackfit/none", 1, nil, "x"))
+	check("PUBACK", c.next())
+	c.send(publishPkt(v5, 2, false, false, "ackfit/none", 2, nil, "x"))
+	check("PUBREC", c.next())
+	c.send(ackRC(0x62, 2, 0))
+	check("PUBCOMP", c.next())
+	c.send(ackRC(0x62, 77, 0))
+	if r := check("PUBCOMP for an unknown id", c.next()); r.reasons[0] != 0x92 {
+		t.Fatalf("PUBCOMP reason 0x%02x, want 0x92", r.reasons[0])
+	}
+	c.send(subscribePkt(v5, 3, nil, "a/#/b", byte(0)))
+	if r := check("SUBACK", c.next()); r.reasons[0] != 0x8F {
+		t.Fatalf("SUBACK reason 0x%02x, want 0x8F", r.reasons[0])
+	}
+	c.send(subscribePkt(v5, 4, nil, "ackfit/yes", byte(0)))
+	check("SUBACK", c.next())
+	// [MQTT-3.11.3-1] one reason code per filter, in order; [MQTT-3.11.3-2] from the UNSUBACK set.
+	c.send(unsubscribePkt(v5, 5, "ackfit/no", "ackfit/yes"))
+	r := check("UNSUBACK", c.next())
+	if r.first != 0xB0 || r.pid != 5 || string(r.reasons) != "\x11\x00" {
+		t.Fatalf("UNSUBACK %+v, want packet id 5 and reasons 11 00", r)
+	}
+}
+
+func TestSpec5_ZeroSendQuotaDoesNotDelayOtherPackets(t *testing.T) {
+	t.Parallel()
+	b := startBroker(t)
+	s := connectWith(t, b.addr, v5, "quota0", connectPkt(v5, flagClean, 60, props(pU16(propReceiveMaximum, 1)),
+		str("quota0")))
+	s.expectConnack5(0, 0)
+	s.subscribe(1, "q0/t", 1, 1)
+	pub := connectOK(t, b.addr, v5, "quota0-pub")
+	for i := uint16(1); i <= 2; i++ {
+		pub.send(publishPkt(v5, 1, false, false, "q0/t", i, nil, fmt.Sprint(i)))
+		pub.expectPubackOK(i)
+	}
+	first := s.expectPublish()
+	// The send quota is now 0 [MQTT-4.9.0-2]; every other packet still flows [MQTT-3.3.4-10][MQTT-4.9.0-3].
+	s.send(pingreq)
+	s.expect(pingresp)
+	s.subscribe(2, "q0/other", 0, 0)
+	s.send(unsubscribePkt(v5, 3, "q0/other"))
+	s.expectReply(0xB0, 3, 0)
+	pub.send(publishPkt(v5, 0, false, false, "q0/t", 0, nil, "qos0"))
+	pub.stillOpen()
+	// A QoS 0 message is not held back by the quota either (§4.9: the quota counts QoS 1 and 2 only).
+	p := s.expectPublish()
+	if p.qos != 0 || p.payload != "qos0" {
+		t.Fatalf("got %+v while the quota is 0, want the QoS 0 message", p)
+	}
+	s.send(ack(0x40, first.pid))
+	if p := s.expectPublish(); p.payload != "2" {
+		t.Fatalf("got %+v after the PUBACK, want the second QoS 1 message", p)
+	}
+}
+
+func TestSpec5_ServerDisconnectHasNoSessionExpiryAndFitsClientMaximum(t *testing.T) {
+	t.Parallel()
+	b := startBroker(t)
+	const limit = 16
+	connect := func(id string) *client {
+		c := connectWith(t, b.addr, v5, id, connectPkt(v5, flagClean, 60,
+			props(pU32(propSessionExpiry, 30), pU32(propMaximumPacketSize, limit)), str(id)))
+		c.expectConnack5(0, 0)
+		return c
+	}
+	check := func(c *client, want byte) {
+		t.Helper()
+		pk := c.next()
+		r, err := parseReply(pk, v5)
+		if err != nil || pk[0] != 0xE0 || r.reasons[0] != want {
+			t.Fatalf("got % x (%v), want DISCONNECT 0x%02x", pk, err, want)
+		}
+		// [MQTT-3.14.2-2] the Server never sends a Session Expiry Interval on DISCONNECT; [MQTT-3.14.2-3/4] nor a
+		// Reason String or User Property that would exceed the client's Maximum Packet Size.
+		if _, ok := find(r.props, propSessionExpiry); ok {
+			t.Fatalf("server DISCONNECT % x carries a Session Expiry Interval", pk)
+		}
+		if len(pk) > limit {
+			t.Fatalf("server DISCONNECT is %d bytes, over the client's maximum %d: % x", len(pk), limit, pk)
+		}
+		c.expectClosed()
+	}
+	bad := connect("sxd-bad")
+	bad.send(publishPkt(v5, 0, false, false, "sxd/t", 0, props(pU16(propTopicAlias, 0)), "x"))
+	check(bad, 0x94)
+	first := connect("sxd-take")
+	connect("sxd-take")
+	check(first, 0x8E)
+}
+
+func TestSpec5_MessageExpiryStopsOnceQoS2DeliveryStarted(t *testing.T) {
+	t.Parallel()
+	b := startBroker(t)
+	s := connectPersistent(t, b.addr, v5, "exp2", 0)
+	s.subscribe(1, "exp2/t", 2, 2)
+	pub := connectOK(t, b.addr, v5, "exp2-pub")
+	pub.send(publishPkt(v5, 2, false, false, "exp2/t", 1, props(pU32(propMessageExpiry, 1)), "started"))
+	pub.expectAckOK(0x50, 1)
+	p := s.expectPublish()
+	s.conn.Close() // delivery started, not finished
+	// [MQTT-4.3.3-13] the receiver continues the QoS 2 sequence after the message expired.
+	time.Sleep(1500 * time.Millisecond)
+	pub.send(ack(0x62, 1))
+	pub.expectReply(0x70, 1, 0)
+	// [MQTT-4.3.3-7] once the PUBLISH was sent the sender applies no message expiry: it is re-sent on resume
+	// [MQTT-4.4.0-1] with the same packet identifier and DUP 1.
+	s2 := connectPersistent(t, b.addr, v5, "exp2", 1)
+	again := s2.expectPublish()
+	if again.pid != p.pid || !again.dup || again.payload != "started" {
+		t.Fatalf("got %+v on resume, want %q re-sent with packet id %d and DUP", again, "started", p.pid)
+	}
+	s2.send(ack(0x50, again.pid))
+	s2.expectReply(0x62, again.pid, 0)
+	s2.send(ack(0x70, again.pid))
+	s2.expectNothing()
+}
+
+func TestSpec5_SharedSubscriptionNegativeAckNotRedistributed(t *testing.T) {
+	t.Parallel()
+	b := startBroker(t)
+	members := []*client{connectOK(t, b.addr, v5, "shneg-a"), connectOK(t, b.addr, v5, "shneg-b")}
+	for _, m := range members {
+		m.subscribe(1, "$share/g/shneg/t", 1, 1)
+	}
+	pub := connectOK(t, b.addr, v5, "shneg-pub")
+	pub.send(publishPkt(v5, 1, false, false, "shneg/t", 1, nil, "refused"))
+	pub.expectPubackOK(1)
+	// Whichever member gets it refuses it with PUBACK 0x80; [MQTT-4.8.2-6] the Server discards the message and does
+	// not send it to the other member.
+	var got, other *client
+	pk, err := members[0].read(wait)
+	if err == nil {
+		got, other = members[0], members[1]
+	} else {
+		members[0].r.Reset(members[0].conn)
+		pk, err = members[1].read(wait)
+		if err != nil {
+			t.Fatalf("no member received the message: %v", describe(err))
+		}
+		got, other = members[1], members[0]
+	}
+	p, perr := parsePublish(pk, v5)
+	if perr != nil || p.payload != "refused" {
+		t.Fatalf("got % x (%v), want the published message", pk, perr)
+	}
+	got.send(ackRC(0x40, p.pid, 0x80))
+	other.expectNothing()
+	got.expectNothing()
+}
+
+func TestSpec5_NoAuthenticationMethod_NoneInConnack(t *testing.T) {
+	t.Parallel()
+	b := startBroker(t)
+	c := connectWith(t, b.addr, v5, "noauth", connectClean(v5, "noauth"))
+	// [MQTT-4.12.0-6] without an Authentication Method in CONNECT the Server sends no AUTH packet and no
+	// Authentication Method (0x15) or Data (0x16) in CONNACK.
+	for _, p := range c.expectConnack5(0, 0) {
+		if p.id == 0x15 || p.id == 0x16 {
+			t.Fatalf("CONNACK carries property 0x%02x although the client used no authentication method", p.id)
+		}
+	}
+	c.stillOpen()
+}
