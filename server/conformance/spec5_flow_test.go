@@ -230,3 +230,54 @@ func TestSpec5_NoAuthenticationMethod_NoneInConnack(t *testing.T) {
 	}
 	c.stillOpen()
 }
+
+func TestSpec5_SharedSubscriptionQoS2CompletedOnReconnect(t *testing.T) {
+	t.Parallel()
+	b := startBroker(t)
+	a := connectPersistent(t, b.addr, v5, "shq2", 0)
+	a.subscribe(1, "$share/g/shq2/t", 2, 2)
+	pub := connectOK(t, b.addr, v5, "shq2-pub")
+	pub.send(publishPkt(v5, 2, false, false, "shq2/t", 1, nil, "exactly once"))
+	pub.expectAckOK(0x50, 1)
+	pub.send(ack(0x62, 1))
+	pub.expectReply(0x70, 1, 0)
+	p := a.expectPublish()
+	a.conn.Close() // the connection breaks before the QoS 2 delivery completed
+	// [MQTT-4.8.2-4] the Server completes the delivery to the same client when it reconnects.
+	a2 := connectPersistent(t, b.addr, v5, "shq2", 1)
+	again := a2.expectPublish()
+	if again.pid != p.pid || !again.dup || again.payload != "exactly once" || again.qos != 2 {
+		t.Fatalf("got %+v on reconnect, want the QoS 2 message re-sent with packet id %d and DUP", again, p.pid)
+	}
+	a2.send(ack(0x50, again.pid))
+	a2.expectReply(0x62, again.pid, 0)
+	a2.send(ack(0x70, again.pid))
+	a2.expectNothing()
+}
+
+func TestSpec5_SharedSubscriptionMessageOfAnEndedSessionNotRedistributed(t *testing.T) {
+	t.Parallel()
+	b := startBroker(t)
+	a := connectWith(t, b.addr, v5, "shend-a", connectPkt(v5, flagClean, 60, props(pU32(propSessionExpiry, 1)),
+		str("shend-a")))
+	a.expectConnack5(0, 0)
+	a.subscribe(1, "$share/g/shend/t", 1, 1)
+	pub := connectOK(t, b.addr, v5, "shend-pub")
+	pub.send(publishPkt(v5, 1, false, false, "shend/t", 1, nil, "for a"))
+	pub.expectPubackOK(1)
+	if p := a.expectPublish(); p.payload != "for a" {
+		t.Fatalf("got %+v, want the message", p)
+	}
+	a.conn.Close() // unacknowledged; the session ends one second later
+	other := connectOK(t, b.addr, v5, "shend-b")
+	other.subscribe(1, "$share/g/shend/t", 1, 1)
+	// [MQTT-4.8.2-5] the client's session ended before it reconnected: the message is not sent to another member.
+	time.Sleep(1500 * time.Millisecond)
+	other.expectNothing()
+	// The group still works for new messages.
+	pub.send(publishPkt(v5, 1, false, false, "shend/t", 2, nil, "for b"))
+	pub.expectPubackOK(2)
+	if p := other.expectPublish(); p.payload != "for b" {
+		t.Fatalf("got %+v, want the new message", p)
+	}
+}
