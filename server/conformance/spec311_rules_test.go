@@ -67,28 +67,32 @@ func TestSpec311_MalformedFixedHeadersAndLengths_Closed(t *testing.T) {
 	b := startBroker(t)
 	peer := connectOK(t, b.addr, v311, "mfh-peer")
 	for _, tc := range []struct {
-		name   string
-		level  byte
-		packet []byte
+		name    string
+		level   byte
+		packet  []byte
+		lenient bool // mosquitto 2.0.11 tolerates it
 	}{
-		{"PUBACK flags 0001 [MQTT-2.2.2-2]", v311, x("41 02 00 01")},
-		{"PUBREC flags 0010 [MQTT-2.2.2-2]", v311, x("52 02 00 01")},
-		{"PUBREL flags 0011 [MQTT-3.6.1-1]", v311, x("63 02 00 01")},
-		{"PUBCOMP flags 0100 [MQTT-2.2.2-2]", v311, x("74 02 00 01")},
-		{"UNSUBSCRIBE packet id 0 [MQTT-2.3.1-1]", v311, x("a2 05 00 00 00 01 61")},
-		{"PUBLISH QoS 2 packet id 0 [MQTT-2.3.1-1]", v311, x("34 07 00 03 61 2f 62 00 00")},
-		{"PINGREQ with a body", v311, x("c0 01 00")},
-		{"DISCONNECT with a body", v311, x("e0 01 00")},
-		{"PUBACK shorter than a packet id", v311, x("40 01 00")},
-		{"SUBSCRIBE filter length beyond the packet", v311, x("82 06 00 01 00 09 61 00")},
-		{"SUBSCRIBE missing the QoS byte [MQTT-3.8.3-1]", v311, x("82 05 00 01 00 01 61")},
-		{"UNSUBSCRIBE ill-formed UTF-8 filter [MQTT-3.10.3-1]", v311, x("a2 06 00 01 00 02 c3 28")},
-		{"SUBSCRIBE U+0000 in filter [MQTT-4.7.3-2]", v311, x("82 08 00 01 00 03 61 00 62 00")},
-		{"v5 PUBACK flags 0001", v5, x("41 02 00 01")},
-		{"v5 UNSUBSCRIBE packet id 0", v5, x("a2 06 00 00 00 00 01 61")},
-		{"v5 PINGREQ with a body", v5, x("c0 01 00")},
+		{"PUBACK flags 0001 [MQTT-2.2.2-2]", v311, x("41 02 00 01"), true},
+		{"PUBREC flags 0010 [MQTT-2.2.2-2]", v311, x("52 02 00 01"), true},
+		{"PUBREL flags 0011 [MQTT-3.6.1-1]", v311, x("63 02 00 01"), false},
+		{"PUBCOMP flags 0100 [MQTT-2.2.2-2]", v311, x("74 02 00 01"), true},
+		{"UNSUBSCRIBE packet id 0 [MQTT-2.3.1-1]", v311, x("a2 05 00 00 00 01 61"), false},
+		{"PUBLISH QoS 2 packet id 0 [MQTT-2.3.1-1]", v311, x("34 07 00 03 61 2f 62 00 00"), false},
+		{"PINGREQ with a body", v311, x("c0 01 00"), true},
+		{"DISCONNECT with a body", v311, x("e0 01 00"), false},
+		{"PUBACK shorter than a packet id", v311, x("40 01 00"), false},
+		{"SUBSCRIBE filter length beyond the packet", v311, x("82 06 00 01 00 09 61 00"), false},
+		{"SUBSCRIBE missing the QoS byte [MQTT-3.8.3-1]", v311, x("82 05 00 01 00 01 61"), false},
+		{"UNSUBSCRIBE ill-formed UTF-8 filter [MQTT-3.10.3-1]", v311, x("a2 06 00 01 00 02 c3 28"), false},
+		{"SUBSCRIBE U+0000 in filter [MQTT-4.7.3-2]", v311, x("82 08 00 01 00 03 61 00 62 00"), false},
+		{"v5 PUBACK flags 0001", v5, x("41 02 00 01"), true},
+		{"v5 UNSUBSCRIBE packet id 0", v5, x("a2 06 00 00 00 00 01 61"), false},
+		{"v5 PINGREQ with a body", v5, x("c0 01 00"), true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			if reference && tc.lenient {
+				t.Skip("mosquitto 2.0.11 tolerates this")
+			}
 			c := connectOK(t, b.addr, tc.level, "mfh")
 			c.send(tc.packet)
 			// [MQTT-4.8.0-1] / [MQTT-4.13.1-1]: close (v5: DISCONNECT 0x81 or 0x82 first).

@@ -74,6 +74,9 @@ func TestSpec5_RetainAvailableAdvertisedIsHonoured(t *testing.T) {
 
 func TestSpec5_DisconnectWithErrorReasonStillPublishesWill(t *testing.T) {
 	t.Parallel()
+	if reference {
+		t.Skip("mosquitto 2.0.11 drops the will on a DISCONNECT with reason 0x80")
+	}
 	b := startBroker(t)
 	watcher := connectOK(t, b.addr, v5, "dwill-watch")
 	watcher.subscribe(1, "dwill/#", 0, 0)

@@ -73,8 +73,11 @@ func TestSpec5_AcksFitClientMaximumPacketSize(t *testing.T) {
 	c.send(ackRC(0x62, 2, 0))
 	check("PUBCOMP", c.next())
 	c.send(ackRC(0x62, 77, 0))
-	if r := check("PUBCOMP for an unknown id", c.next()); r.reasons[0] != 0x92 {
+	if r := check("PUBCOMP for an unknown id", c.next()); r.reasons[0] != 0x92 && !reference {
 		t.Fatalf("PUBCOMP reason 0x%02x, want 0x92", r.reasons[0])
+	}
+	if reference {
+		return // mosquitto 2.0.11 answers an invalid filter with DISCONNECT 0x81, not SUBACK 0x8F
 	}
 	c.send(subscribePkt(v5, 3, nil, "a/#/b", byte(0)))
 	if r := check("SUBACK", c.next()); r.reasons[0] != 0x8F {
@@ -136,7 +139,7 @@ func TestSpec5_ServerDisconnectHasNoSessionExpiryAndFitsClientMaximum(t *testing
 		t.Helper()
 		pk := c.next()
 		r, err := parseReply(pk, v5)
-		if err != nil || pk[0] != 0xE0 || r.reasons[0] != want {
+		if err != nil || pk[0] != 0xE0 || (r.reasons[0] != want && !(reference && r.reasons[0] >= 0x80)) {
 			t.Fatalf("got % x (%v), want DISCONNECT 0x%02x", pk, err, want)
 		}
 		// [MQTT-3.14.2-2] the Server never sends a Session Expiry Interval on DISCONNECT; [MQTT-3.14.2-3/4] nor a
@@ -152,6 +155,9 @@ func TestSpec5_ServerDisconnectHasNoSessionExpiryAndFitsClientMaximum(t *testing
 	bad := connect("sxd-bad")
 	bad.send(publishPkt(v5, 0, false, false, "sxd/t", 0, props(pU16(propTopicAlias, 0)), "x"))
 	check(bad, 0x94)
+	if reference {
+		return // mosquitto 2.0.11 closes a taken-over client with a small Maximum Packet Size without DISCONNECT
+	}
 	first := connect("sxd-take")
 	connect("sxd-take")
 	check(first, 0x8E)
@@ -165,12 +171,11 @@ func TestSpec5_MessageExpiryStopsOnceQoS2DeliveryStarted(t *testing.T) {
 	pub := connectOK(t, b.addr, v5, "exp2-pub")
 	pub.send(publishPkt(v5, 2, false, false, "exp2/t", 1, props(pU32(propMessageExpiry, 1)), "started"))
 	pub.expectAckOK(0x50, 1)
-	p := s.expectPublish()
-	s.conn.Close() // delivery started, not finished
-	// [MQTT-4.3.3-13] the receiver continues the QoS 2 sequence after the message expired.
-	time.Sleep(1500 * time.Millisecond)
 	pub.send(ack(0x62, 1))
 	pub.expectReply(0x70, 1, 0)
+	p := s.expectPublish()
+	s.conn.Close() // delivery started, not finished
+	time.Sleep(1500 * time.Millisecond)
 	// [MQTT-4.3.3-7] once the PUBLISH was sent the sender applies no message expiry: it is re-sent on resume
 	// [MQTT-4.4.0-1] with the same packet identifier and DUP 1.
 	s2 := connectPersistent(t, b.addr, v5, "exp2", 1)
@@ -182,6 +187,19 @@ func TestSpec5_MessageExpiryStopsOnceQoS2DeliveryStarted(t *testing.T) {
 	s2.expectReply(0x62, again.pid, 0)
 	s2.send(ack(0x70, again.pid))
 	s2.expectNothing()
+}
+
+func TestSpec5_QoS2SequenceContinuesAfterMessageExpiry(t *testing.T) {
+	t.Parallel()
+	b := startBroker(t)
+	pub := connectOK(t, b.addr, v5, "exp2in")
+	pub.send(publishPkt(v5, 2, false, false, "exp2in/t", 1, props(pU32(propMessageExpiry, 1)), "soon gone"))
+	pub.expectAckOK(0x50, 1)
+	time.Sleep(1500 * time.Millisecond)
+	// [MQTT-4.3.3-13] the receiver completes the QoS 2 acknowledgement sequence although the message expired (the
+	// Server may hold it until PUBREL, §4.3.3 method B, so expiry may have removed it by now).
+	pub.send(ack(0x62, 1))
+	pub.expectReply(0x70, 1, 0)
 }
 
 func TestSpec5_SharedSubscriptionNegativeAckNotRedistributed(t *testing.T) {

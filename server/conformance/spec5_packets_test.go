@@ -36,7 +36,14 @@ func TestSpec5_RequestProblemInformation0_NoReasonStringOnAnyAck(t *testing.T) {
 	noProblemProps(t, "PUBCOMP", c.expectReply(0x70, 2, 0))
 	// PUBCOMP 0x92 for an unknown packet id: an error, still no Reason String.
 	c.send(ackRC(0x62, 99, 0))
-	noProblemProps(t, "PUBCOMP 0x92", c.expectReply(0x70, 99, 0x92))
+	if reference {
+		noProblemProps(t, "PUBCOMP", c.expectReply(0x70, 99, 0x00)) // mosquitto 2.0.11 answers 0x00
+	} else {
+		noProblemProps(t, "PUBCOMP 0x92", c.expectReply(0x70, 99, 0x92))
+	}
+	if reference {
+		return // mosquitto 2.0.11 answers an invalid filter with DISCONNECT 0x81, not SUBACK 0x8F
+	}
 	// SUBACK with a refused filter.
 	c.send(subscribePkt(v5, 3, nil, "a/#/b", byte(0)))
 	noProblemProps(t, "SUBACK 0x8F", c.expectReply(0x90, 3, 0x8F))
@@ -71,6 +78,9 @@ func TestSpec5_PropertyNotValidForPacket_Malformed(t *testing.T) {
 		{"PINGREQ with a body", x("c0 01 00")},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			if reference && tc.packet[0] == 0xC0 {
+				t.Skip("mosquitto 2.0.11 ignores a PINGREQ body")
+			}
 			c := connectOK(t, b.addr, v5, "wrongprop")
 			c.send(tc.packet)
 			// §2.2.2.2: a property identifier not valid for its packet type makes the packet malformed: DISCONNECT
@@ -104,6 +114,9 @@ func TestSpec5_SubscriptionIdentifierRules_ProtocolError(t *testing.T) {
 
 func TestSpec5_SharedSubscriptionWithNoLocal_ProtocolError(t *testing.T) {
 	t.Parallel()
+	if reference {
+		t.Skip("mosquitto 2.0.11 grants No Local on a shared subscription")
+	}
 	b := startBroker(t)
 	c := connectOK(t, b.addr, v5, "sharednl")
 	c.send(subscribePkt(v5, 1, nil, "$share/g/nl/t", optNoLocal))
