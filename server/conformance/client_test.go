@@ -203,7 +203,10 @@ func (c *client) expectDisconnect(rc byte) {
 		if isClosed(err) && len(pk) == 0 {
 			return
 		}
-		if r, perr := parseReply(pk, v5); err != nil || perr != nil || pk[0] != 0xE0 || r.reasons[0] != rc {
+		if err != nil || len(pk) == 0 {
+			c.t.Fatalf("%s: got %s, want DISCONNECT 0x%02x or the close", c.name, describe(err), rc)
+		}
+		if r, perr := parseReply(pk, v5); perr != nil || pk[0] != 0xE0 || r.reasons[0] != rc {
 			c.t.Fatalf("%s: got % x (%v), want DISCONNECT 0x%02x or the close", c.name, pk, err, rc)
 		}
 		c.expectClosed()
