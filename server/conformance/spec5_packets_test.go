@@ -216,3 +216,110 @@ func TestSpec5_UnsubscribeCompletesStartedQoS2Delivery(t *testing.T) {
 		})
 	}
 }
+
+func TestSpec5_ValidPropertiesInEveryClientPacketAccepted(t *testing.T) {
+	t.Parallel()
+	b := startBroker(t)
+	watcher := connectOK(t, b.addr, v5, "vp-watch")
+	watcher.subscribe(1, "vp/will", 0, 0)
+	user := pUser("k", "v")
+	reason := pStr(propReasonString, "because")
+	c := connectWith(t, b.addr, v5, "vp", connectWill(v5, "vp", 0, false, "vp/will", "w",
+		props(user, pU32(propSessionExpiry, 0), pU16(propReceiveMaximum, 10), pU32(propMaximumPacketSize, 4096),
+			pU16(propTopicAliasMaximum, 0), pByte(0x19, 0), pByte(propRequestProblemInfo, 1)),
+		props(user, pU32(propWillDelay, 0), pByte(propPayloadFormat, 1), pU32(propMessageExpiry, 60),
+			pStr(propContentType, "text/plain"), pStr(propResponseTopic, "vp/r"), pStr(propCorrelationData, "c"))))
+	c.expectConnack5(0, 0)
+	// SUBSCRIBE and UNSUBSCRIBE may carry User Properties (and SUBSCRIBE a Subscription Identifier), §3.8.2.1 and
+	// §3.10.2.1.
+	c.send(subscribePkt(v5, 1, props(pVBI(propSubscriptionID, 7), user), "vp/t", byte(2)))
+	c.expectReply(0x90, 1, 2)
+	// PUBLISH with every property a client may send.
+	c.send(publishPkt(v5, 2, false, false, "vp/t", 2, props(pByte(propPayloadFormat, 1), pU32(propMessageExpiry, 60),
+		pStr(propContentType, "text/plain"), pStr(propResponseTopic, "vp/r"), pStr(propCorrelationData, "c"), user),
+		"hello"))
+	c.expectAckOK(0x50, 2)
+	// PUBREL with a Reason String and User Property, §3.6.2.2.
+	c.send(pkt(0x62, u16(2), []byte{0}, props(reason, user)))
+	// The PUBCOMP and the delivery to this client's own subscription, in either order (the Server may deliver onward
+	// on PUBLISH or on PUBREL, §4.3.3).
+	p := c.expectAckAndOwnDelivery(0x70, 2)
+	if p.payload != "hello" || p.qos != 2 {
+		t.Fatalf("got %+v, want the QoS 2 message back", p)
+	}
+	// PUBREC and PUBCOMP from the client with properties, §3.5.2.2 and §3.7.2.2.
+	c.send(pkt(0x50, u16(p.pid), []byte{0}, props(reason, user)))
+	c.expectReply(0x62, p.pid, 0)
+	c.send(pkt(0x70, u16(p.pid), []byte{0}, props(reason, user)))
+	// PUBACK with properties, §3.4.2.2.
+	c.send(subscribePkt(v5, 3, nil, "vp/one", byte(1)))
+	c.expectReply(0x90, 3, 1)
+	c.send(publishPkt(v5, 1, false, false, "vp/one", 4, nil, "one"))
+	q := c.expectAckAndOwnDelivery(0x40, 4)
+	c.send(pkt(0x40, u16(q.pid), []byte{0}, props(reason, user)))
+	c.send(pkt(0xA2, u16(5), props(user), str("vp/t")))
+	c.expectReply(0xB0, 5, 0)
+	// DISCONNECT 0x00 with a Reason String and User Property, §3.14.2.2: a normal disconnection, will discarded.
+	c.send(disconnect5(0, reason, user))
+	c.expectClosed()
+	watcher.expectNothing()
+}
+
+func TestSpec5_ServerTopicAliasesStartFreshOnEachConnection(t *testing.T) {
+	t.Parallel()
+	b := startBroker(t)
+	pub := connectOK(t, b.addr, v5, "fresh-pub")
+	for round := 0; round < 2; round++ {
+		c := connectWith(t, b.addr, v5, "fresh", connectPkt(v5, flagClean, 60, props(pU16(propTopicAliasMaximum, 3)),
+			str("fresh")))
+		c.expectConnack5(0, 0)
+		c.subscribe(1, "fresh/#", 0, 0)
+		aliases := map[int]string{}
+		for i := 0; i < 4; i++ {
+			pub.send(publishPkt(v5, 0, false, false, "fresh/topic", 0, nil, "x"))
+			p := c.expectPublish()
+			a, ok := find(p.props, propTopicAlias)
+			switch {
+			case !ok && p.topic == "fresh/topic":
+			case ok && p.topic != "":
+				aliases[a.num()] = p.topic
+			case ok && aliases[a.num()] == "fresh/topic":
+			default:
+				// [MQTT-3.3.2-7] mappings do not survive a connection: an empty topic may only use an alias this
+				// connection set.
+				t.Fatalf("round %d message %d: topic %q with alias %v, but this connection mapped %v", round, i,
+					p.topic, a.num(), aliases)
+			}
+		}
+		c.send(disconnect)
+		c.expectClosed()
+	}
+}
+
+// expectAckAndOwnDelivery reads, in either order, the acknowledgement first/pid (success) of a PUBLISH the client
+// sent to a topic it subscribes to itself and the delivery of that message, which it returns.
+func (c *client) expectAckAndOwnDelivery(first byte, pid uint16) publish {
+	c.t.Helper()
+	var p publish
+	var acked, delivered bool
+	for !(acked && delivered) {
+		pk := c.next()
+		switch {
+		case pk[0] == first && !acked:
+			r, err := parseReply(pk, c.level)
+			if err != nil || r.pid != pid || (r.reasons[0] != 0 && r.reasons[0] != 0x10) {
+				c.t.Fatalf("%s: got % x (%v), want 0x%02x %d with success", c.name, pk, err, first, pid)
+			}
+			acked = true
+		case pk[0]>>4 == 3 && !delivered:
+			var err error
+			if p, err = parsePublish(pk, c.level); err != nil {
+				c.t.Fatalf("%s: %v", c.name, err)
+			}
+			delivered = true
+		default:
+			c.t.Fatalf("%s: got % x, want 0x%02x %d and the PUBLISH", c.name, pk, first, pid)
+		}
+	}
+	return p
+}
