@@ -1,6 +1,7 @@
 package conformance_test
 
 import (
+	"fmt"
 	"testing"
 )
 
@@ -232,6 +233,88 @@ func TestSpec311_RetainedOutlivesThePublishersSession(t *testing.T) {
 			c := connectOK(t, b.addr, level, "outlive-sub")
 			c.subscribe(1, topic, 0, 0)
 			c.expect(publishPkt(level, 0, true, false, topic, 0, nil, "stays"))
+		})
+	}
+}
+
+func TestSpec311_WillPublishedAtItsQoS(t *testing.T) {
+	t.Parallel()
+	b := startBroker(t)
+	for _, level := range []byte{v311, v5} {
+		for _, qos := range []byte{1, 2} {
+			t.Run(fmt.Sprintf("%s QoS %d", levelName(level), qos), func(t *testing.T) {
+				topic := fmt.Sprintf("wq/%s/%d", levelName(level), qos)
+				watcher := connectOK(t, b.addr, level, "wq-watch")
+				watcher.subscribe(1, topic, 2, 2)
+				c := connectWith(t, b.addr, level, "wq", connectWill(level, "wq", qos, false, topic, "bye", nil, nil))
+				if level == v5 {
+					c.expectConnack5(0, 0)
+				} else {
+					c.expect(connackOK311)
+				}
+				c.conn.Close()
+				// [MQTT-3.1.2-9 (3.1.1)] the Will QoS is used when the will is published: a QoS 2 subscription gets
+				// it at the will's QoS.
+				p := watcher.expectPublish()
+				if p.qos != qos || p.payload != "bye" || p.retain {
+					t.Fatalf("got %+v, want the will at QoS %d, not retained", p, qos)
+				}
+			})
+		}
+	}
+}
+
+func TestSpec311_SameFilterTwiceInOneSubscribe(t *testing.T) {
+	t.Parallel()
+	b := startBroker(t)
+	for _, level := range []byte{v311, v5} {
+		t.Run(levelName(level), func(t *testing.T) {
+			topic := "twice/" + levelName(level)
+			c := connectOK(t, b.addr, level, "twice")
+			c.send(subscribePkt(level, 1, nil, topic, byte(0), topic, byte(1)))
+			// [MQTT-3.8.4-4 (3.1.1) / MQTT-3.8.4-5 (5.0)] handled as two SUBSCRIBEs in a row: the second replaces the
+			// first [MQTT-3.8.4-3]; one SUBACK with both codes.
+			c.expectSuback(1, 0, 1)
+			pub := connectOK(t, b.addr, level, "twice-pub")
+			pub.send(publishPkt(level, 1, false, false, topic, 1, nil, "once"))
+			pub.expectAckOK(0x40, 1)
+			p := c.expectPublish()
+			if p.qos != 1 || p.payload != "once" {
+				t.Fatalf("got %+v, want one delivery at QoS 1", p)
+			}
+			c.send(ack(0x40, p.pid))
+			c.expectNothing()
+		})
+	}
+}
+
+func TestSpec311_TakeoverResendsUnacknowledgedToTheNewConnection(t *testing.T) {
+	t.Parallel()
+	b := startBroker(t)
+	for _, level := range []byte{v311, v5} {
+		t.Run(levelName(level), func(t *testing.T) {
+			id := "tkr-" + levelName(level)
+			topic := "tkr/" + levelName(level)
+			a := connectPersistent(t, b.addr, level, id, 0)
+			a.subscribe(1, topic, 1, 1)
+			pub := connectOK(t, b.addr, level, id+"-pub")
+			pub.send(publishPkt(level, 1, false, false, topic, 1, nil, "inflight"))
+			pub.expectAckOK(0x40, 1)
+			first := a.expectPublish() // not acknowledged
+			c := connectPersistent(t, b.addr, level, id, 1)
+			if level == v5 {
+				a.expectDisconnectOneOf(0x8E)
+			} else {
+				a.expectClosed()
+			}
+			// [MQTT-3.1.4-2/3] the session moves to the new connection; [MQTT-4.4.0-1] its unacknowledged PUBLISH is
+			// re-sent there with the original packet identifier and DUP 1.
+			p := c.expectPublish()
+			if p.pid != first.pid || !p.dup || p.payload != "inflight" {
+				t.Fatalf("got %+v, want the inflight message re-sent with packet id %d and DUP", p, first.pid)
+			}
+			c.send(ack(0x40, p.pid))
+			c.expectNothing()
 		})
 	}
 }
