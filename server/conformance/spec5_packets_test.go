@@ -323,3 +323,60 @@ func (c *client) expectAckAndOwnDelivery(first byte, pid uint16) publish {
 	}
 	return p
 }
+
+func TestSpec5_RetainedMessageKeepsItsProperties(t *testing.T) {
+	t.Parallel()
+	b := startBroker(t)
+	sent := []prop{
+		{propPayloadFormat, []byte{1}},
+		{propContentType, str("text/plain")},
+		{propResponseTopic, str("rk/reply")},
+		{propCorrelationData, str("\x00\x01c")},
+		{propUserProperty, cat(str("b"), str("2"))},
+		{propUserProperty, cat(str("a"), str("1"))},
+	}
+	var block []byte
+	for _, p := range sent {
+		block = append(block, p.id)
+		block = append(block, p.val...)
+	}
+	pub := connectOK(t, b.addr, v5, "rk-pub")
+	pub.send(publishPkt(v5, 1, true, false, "rk/t", 1, cat(vbi(len(block)), block), "kept"))
+	pub.expectPubackOK(1)
+	c := connectOK(t, b.addr, v5, "rk-sub")
+	c.subscribe(1, "rk/t", 1, 1)
+	// [MQTT-3.3.2-4/15/16/17/18/20]: "all subscribers receiving the Application Message" includes one that gets it
+	// as a retained message: the properties arrive unaltered, User Properties in order.
+	p := c.expectPublish()
+	var got []prop
+	for _, pr := range p.props {
+		if pr.id != propSubscriptionID && pr.id != propTopicAlias && pr.id != propMessageExpiry {
+			got = append(got, pr)
+		}
+	}
+	if len(got) != len(sent) {
+		t.Fatalf("retained delivery carries properties %v, want %v", got, sent)
+	}
+	for _, want := range sent {
+		if find2(got, want) < 0 {
+			t.Fatalf("retained delivery lost property 0x%02x % x: got %v", want.id, want.val, got)
+		}
+	}
+	if find2(got, sent[4]) > find2(got, sent[5]) {
+		t.Fatalf("User Properties reordered: got %v", got)
+	}
+	if !p.retain || p.payload != "kept" {
+		t.Fatalf("got %+v, want the retained message", p)
+	}
+	c.send(ack(0x40, p.pid))
+}
+
+// find2 returns the index of a property with the same id and value, or -1.
+func find2(ps []prop, want prop) int {
+	for i, p := range ps {
+		if p.id == want.id && string(p.val) == string(want.val) {
+			return i
+		}
+	}
+	return -1
+}
