@@ -216,3 +216,44 @@ func (c *client) expectAckOK(first byte, pid uint16) reply {
 	}
 	return r
 }
+
+func TestSpec5_ConnectPropertyRules_Refused(t *testing.T) {
+	t.Parallel()
+	b := startBroker(t)
+	for _, tc := range []struct {
+		name    string
+		props   []byte
+		will    []byte
+		lenient bool // mosquitto 2.0.11 accepts it
+	}{
+		// §3.1.2.11.10: Authentication Data without an Authentication Method is a Protocol Error.
+		{"Authentication Data without a method", props(pStr(0x16, "data")), nil, true},
+		// §3.1.2.11.6: Request Response Information other than 0 or 1 is a Protocol Error.
+		{"Request Response Information 2", props(pByte(0x19, 2)), nil, false},
+		// §3.1.2.11.3: Receive Maximum twice is a Protocol Error.
+		{"Receive Maximum twice", props(pU16(propReceiveMaximum, 5), pU16(propReceiveMaximum, 5)), nil, false},
+		// §2.2.2.2: a property not valid for CONNECT makes it malformed.
+		{"Subscription Identifier in CONNECT", props(pVBI(propSubscriptionID, 1)), nil, false},
+		{"Server Keep Alive in CONNECT", props(pU16(propServerKeepAlive, 5)), nil, false},
+		{"Will Delay Interval in CONNECT", props(pU32(propWillDelay, 5)), nil, false},
+		// §3.1.3.2: the same in the will properties.
+		{"Will Delay Interval twice", nil, props(pU32(propWillDelay, 1), pU32(propWillDelay, 2)), false},
+		{"Session Expiry Interval in will properties", nil, props(pU32(propSessionExpiry, 1)), false},
+		{"Subscription Identifier in will properties", nil, props(pVBI(propSubscriptionID, 1)), false},
+		{"will Response Topic with a wildcard [MQTT-3.3.2-14]", nil, props(pStr(propResponseTopic, "r/+")), true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if reference && tc.lenient {
+				t.Skip("mosquitto 2.0.11 accepts it")
+			}
+			var c *client
+			if tc.will != nil {
+				c = connectWith(t, b.addr, v5, "cprop", connectWill(v5, "cprop", 0, false, "w", "p", nil, tc.will))
+			} else {
+				c = connectWith(t, b.addr, v5, "cprop", connectPkt(v5, flagClean, 60, tc.props, str("cprop")))
+			}
+			// [MQTT-3.1.4-1] / [MQTT-4.13.1-1]: CONNACK 0x81/0x82 then close, or the close.
+			expectRefusedOrClosed(c, 0x81, 0x82)
+		})
+	}
+}
