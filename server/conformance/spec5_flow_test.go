@@ -299,3 +299,39 @@ func TestSpec5_SharedSubscriptionMessageOfAnEndedSessionNotRedistributed(t *test
 		t.Fatalf("got %+v, want the new message", p)
 	}
 }
+
+func TestSpec5_PacketIDOfAPendingPubrelIsNotReused(t *testing.T) {
+	t.Parallel()
+	b := startBroker(t)
+	for _, level := range []byte{v311, v5} {
+		t.Run(levelName(level), func(t *testing.T) {
+			topic := "reuse/" + levelName(level)
+			s := connectOK(t, b.addr, level, "reuse")
+			s.subscribe(1, topic, 2, 2)
+			pub := connectOK(t, b.addr, level, "reuse-pub")
+			send := func(i int) {
+				pub.send(publishPkt(level, 2, false, false, topic, uint16(i), nil, fmt.Sprint(i)))
+				pub.expectAckOK(0x50, uint16(i))
+				pub.send(ack(0x62, uint16(i)))
+				pub.expectReply(0x70, uint16(i), 0)
+			}
+			send(1)
+			held := s.expectPublish()
+			s.send(ack(0x50, held.pid))
+			s.expectReply(0x62, held.pid, 0)
+			// PUBCOMP withheld: the id stays in use [MQTT-4.3.3-5]; [MQTT-2.2.1-4] new PUBLISHes use other ids.
+			for i := 2; i <= 12; i++ {
+				send(i)
+				p := s.expectPublish()
+				if p.pid == held.pid || p.pid == 0 {
+					t.Fatalf("message %d got packet id %d while %d awaits PUBCOMP", i, p.pid, held.pid)
+				}
+				s.send(ack(0x50, p.pid))
+				s.expectReply(0x62, p.pid, 0)
+				s.send(ack(0x70, p.pid))
+			}
+			s.send(ack(0x70, held.pid))
+			s.stillOpen()
+		})
+	}
+}
