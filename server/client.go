@@ -41,6 +41,9 @@ type transportLayer interface {
 	Inbound(raw []byte) (consumed int, mqtt []byte, closeConn bool, err error)
 	// AppendOutbound frames p (one flush worth of MQTT bytes, possibly several packets) and appends it to dst.
 	AppendOutbound(dst, p []byte) []byte
+	// AppendClose appends what the transport sends when the broker closes the connection (a WebSocket close
+	// frame), or nothing if it has already said goodbye.
+	AppendClose(dst []byte) []byte
 }
 
 // aliasState holds a v5 connection's topic aliases.
@@ -372,6 +375,12 @@ func (cl *client) closeNow(reason string) {
 	}
 	cl.state = stClosing
 	cl.flush()
+	if cl.tr != nil {
+		if b := cl.tr.layer.AppendClose(nil); len(b) > 0 {
+			cl.l.stats.bytesOut.Add(uint64(len(b)))
+			cl.c.Write(b)
+		}
+	}
 	if cl.inTraffic {
 		cl.closeAfterRead = true
 		return

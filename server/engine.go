@@ -1,10 +1,10 @@
 package server
 
 import (
-	"net"
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
+	"golang.org/x/sys/unix"
 
 	"loopmq/codec"
 )
@@ -19,6 +19,7 @@ type engine struct {
 // OnBoot records the engine so the server can stop it and look up its listeners.
 func (e *engine) OnBoot(eng gnet.Engine) gnet.Action {
 	e.s.eng = eng
+	e.s.recordAddrs()
 	close(e.booted)
 	return gnet.None
 }
@@ -32,9 +33,12 @@ func (e *engine) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 	l := s.loopFor(c.EventLoop())
 	cl := &client{l: l, c: c}
 	cl.t.owner = cl
-	if s.opts.WSAddr != "" && s.wsPort != 0 && localPort(c) == s.wsPort && s.wsPort != s.tcpPort {
+	// The WebSocket listener sniffs the first bytes ("GET " upgrades, anything else is MQTT); the TCP listener
+	// speaks MQTT only, unless both are one address.
+	if s.newWSLayer != nil && s.wsPort != 0 && (s.wsPort == s.tcpPort || localPort(c) == s.wsPort) {
 		l.stats.connectsWS.Add(1)
 	} else {
+		cl.transport = transportTCP
 		l.stats.connectsTCP.Add(1)
 	}
 	if n := s.openConns.Add(1); s.opts.MaxConnections > 0 && n > int64(s.opts.MaxConnections) {
@@ -45,8 +49,17 @@ func (e *engine) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 	return nil, gnet.None
 }
 
+// localPort is the port a connection was accepted on. gnet reports the listener's configured address (port 0
+// when the kernel picked one), so ask the kernel.
 func localPort(c gnet.Conn) int {
-	if a, ok := c.LocalAddr().(*net.TCPAddr); ok {
+	sa, err := unix.Getsockname(c.Fd())
+	if err != nil {
+		return 0
+	}
+	switch a := sa.(type) {
+	case *unix.SockaddrInet4:
+		return a.Port
+	case *unix.SockaddrInet6:
 		return a.Port
 	}
 	return 0
@@ -71,6 +84,9 @@ func (e *engine) OnClose(c gnet.Conn, err error) gnet.Action {
 		// Shutdown: gnet flushes this after OnClose returns.
 		cl.sendDisconnect(codec.ServerShuttingDown, "")
 		cl.flush()
+	}
+	if e.s.stopping.Load() && cl.tr != nil && cl.state < stClosing {
+		c.Write(cl.tr.layer.AppendClose(nil))
 	}
 	cl.onClose(err)
 	return gnet.None

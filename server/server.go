@@ -96,6 +96,9 @@ func New(opts Options) (*Server, error) {
 	s.connLog.limit = 100
 	s.violationLog.limit = 20
 	s.loops.Store(&[]*loop{})
+	if opts.WSAddr != "" {
+		s.newWSLayer = s.wsLayerFactory()
+	}
 	if opts.testHook != nil {
 		opts.testHook(s)
 	}
@@ -140,12 +143,6 @@ func (s *Server) Start() error {
 		}
 		return err
 	}
-	if s.opts.TCPAddr != "" {
-		s.tcpAddr, s.tcpPort = s.boundAddr(s.opts.TCPAddr)
-	}
-	if s.opts.WSAddr != "" {
-		s.wsAddr, s.wsPort = s.boundAddr(s.opts.WSAddr)
-	}
 	if s.opts.HTTPAddr != "" {
 		if err := s.startHTTP(); err != nil {
 			s.eng.Stop(context.Background())
@@ -155,6 +152,17 @@ func (s *Server) Start() error {
 	s.ready.Store(true)
 	s.log.Info("loopmq started", "tcp", s.tcpAddr, "ws", s.wsAddr, "http", s.HTTPAddr(), "version", Version)
 	return nil
+}
+
+// recordAddrs learns the bound listener addresses; it runs in OnBoot, before any event loop starts, so the loops
+// read them without synchronisation.
+func (s *Server) recordAddrs() {
+	if s.opts.TCPAddr != "" {
+		s.tcpAddr, s.tcpPort = s.boundAddr(s.opts.TCPAddr)
+	}
+	if s.opts.WSAddr != "" {
+		s.wsAddr, s.wsPort = s.boundAddr(s.opts.WSAddr)
+	}
 }
 
 // boundAddr asks the kernel which address a listener got (port 0 picks a free port).
@@ -250,12 +258,3 @@ func (s *Server) loopFor(el gnet.EventLoop) *loop {
 
 // now is the broker clock in wheel ticks since start.
 func (s *Server) tickNow() int64 { return int64(time.Since(s.started) / tickDuration) }
-
-// gnetLogger routes gnet's own messages into slog at debug level (errors at error).
-type gnetLogger struct{ l *slog.Logger }
-
-func (g gnetLogger) Debugf(f string, a ...any) { g.l.Debug("gnet: " + fmt.Sprintf(f, a...)) }
-func (g gnetLogger) Infof(f string, a ...any)  { g.l.Debug("gnet: " + fmt.Sprintf(f, a...)) }
-func (g gnetLogger) Warnf(f string, a ...any)  { g.l.Warn("gnet: " + fmt.Sprintf(f, a...)) }
-func (g gnetLogger) Errorf(f string, a ...any) { g.l.Error("gnet: " + fmt.Sprintf(f, a...)) }
-func (g gnetLogger) Fatalf(f string, a ...any) { g.l.Error("gnet: " + fmt.Sprintf(f, a...)) }

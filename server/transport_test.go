@@ -39,6 +39,8 @@ func (t *toyLayer) Inbound(raw []byte) (int, []byte, bool, error) {
 	return 1 + n, raw[1 : 1+n], false, nil
 }
 
+func (t *toyLayer) AppendClose(dst []byte) []byte { return dst }
+
 func (t *toyLayer) AppendOutbound(dst, p []byte) []byte {
 	dst = binary.BigEndian.AppendUint16(dst, uint16(len(p)))
 	return append(dst, p...)
@@ -46,11 +48,12 @@ func (t *toyLayer) AppendOutbound(dst, p []byte) []byte {
 
 func TestTransportLayerSeam(t *testing.T) {
 	s := startBroker(t, func(o *Options) {
+		o.WSAddr = "127.0.0.1:0"
 		o.testHook = func(s *Server) {
 			s.newWSLayer = func(cl *client, writeRaw func([]byte)) transportLayer { return &toyLayer{writeRaw: writeRaw} }
 		}
 	})
-	c := dialRaw(t, s)
+	c := dialRawAddr(t, s.WSAddr())
 	// Handshake, then CONNECT split over three frames, SUBSCRIBE and PUBLISH to itself in one frame.
 	conn := connect311("toy", true)
 	sub := []byte{0x82, 6, 0, 1, 0, 1, 't', 0}

@@ -27,12 +27,61 @@ type Index struct {
 	top   stripe // filters whose first level is '+' or '#'
 }
 
-// exactShard is one part of the map of filters without wildcards.
+// exactShard is one part of the map of filters without wildcards. Short filters (most device topics) are keyed
+// by value: the key sits in the map slot, so a lookup compares it without a cache miss on a separate string, and
+// no string is allocated per filter.
 type exactShard struct {
 	mu     sync.RWMutex
-	subs   map[string]subList  // filter → ordinary subscriptions
-	groups map[string]groupSet // filter → shared groups; nil until the first shared subscription
-	_      [64 - 24 - 16]byte  // keep shards on separate cache lines
+	short  map[shortKey]exactSubs // filters of up to shortKeyLen bytes → ordinary subscriptions
+	long   map[string]exactSubs   // longer filters → ordinary subscriptions
+	groups map[string]groupSet    // filter → shared groups; nil until the first shared subscription
+	_      [64 - 24 - 24]byte     // keep shards on separate cache lines
+}
+
+// shortKeyLen is the longest filter kept in a shortKey.
+const shortKeyLen = 31
+
+// shortKey holds a filter of up to shortKeyLen bytes, zero padded, with its length in the last byte.
+type shortKey [shortKeyLen + 1]byte
+
+func makeShortKey(f []byte) (k shortKey) {
+	copy(k[:shortKeyLen], f)
+	k[shortKeyLen] = byte(len(f))
+	return k
+}
+
+// lookup returns the ordinary subscriptions of the exact filter f.
+func (sh *exactShard) lookup(f []byte) (exactSubs, bool) {
+	if len(f) <= shortKeyLen {
+		e, ok := sh.short[makeShortKey(f)]
+		return e, ok
+	}
+	e, ok := sh.long[string(f)]
+	return e, ok
+}
+
+// store sets the ordinary subscriptions of f.
+func (sh *exactShard) store(f []byte, e exactSubs) {
+	if len(f) <= shortKeyLen {
+		if sh.short == nil {
+			sh.short = make(map[shortKey]exactSubs)
+		}
+		sh.short[makeShortKey(f)] = e
+		return
+	}
+	if sh.long == nil {
+		sh.long = make(map[string]exactSubs)
+	}
+	sh.long[string(f)] = e
+}
+
+// drop deletes the ordinary subscriptions of f.
+func (sh *exactShard) drop(f []byte) {
+	if len(f) <= shortKeyLen {
+		delete(sh.short, makeShortKey(f))
+	} else {
+		delete(sh.long, string(f))
+	}
 }
 
 // stripe is one part of the wildcard trie.
@@ -120,15 +169,17 @@ func (x *Index) Unsubscribe(filter []byte, id SubscriberID) (existed bool) {
 // Each shared group whose filter matches contributes one member, chosen round-robin among those for which skip
 // returns false (skip may be nil); such entries have Shared set. A subscriber with several matching filters gets
 // several entries: use SortBySubscriber and NextDelivery to turn them into one delivery each [MQTT-3.3.4-2, -3].
-// Filters that begin with a wildcard do not match names that begin with '$' [MQTT-4.7.2-1]. Ordinary
-// subscriptions whose subscriber skip rejects are left out as well.
+// Filters that begin with a wildcard do not match names that begin with '$' [MQTT-4.7.2-1]. skip only steers the
+// choice within shared groups: ordinary subscriptions are always returned, since an offline persistent session
+// must still queue what it subscribed to. Entries are not filtered by No Local: the broker drops those of the
+// publishing session whose Opts.NoLocal() is set [MQTT-3.8.3-3] before grouping them with NextDelivery.
 //
 // topic must be a valid topic name (see ValidateName). Match does not allocate when dst has room for the result.
 func (x *Index) Match(topic []byte, dst []Subscription, skip func(SubscriberID) bool) []Subscription {
 	sh := &x.exact[maphash.Bytes(x.seed, topic)&(exactShards-1)]
 	sh.mu.RLock()
-	if l, ok := sh.subs[string(topic)]; ok {
-		dst = l.appendTo(dst, skip)
+	if e, ok := sh.lookup(topic); ok {
+		dst = e.appendTo(dst)
 	}
 	if len(sh.groups) > 0 {
 		dst = sh.groups[string(topic)].pickAll(dst, skip)
@@ -180,7 +231,7 @@ func (n *node) match(rest []byte, more bool, dst []Subscription, skip func(Subsc
 
 // appendAll appends the node's own subscriptions and one member of each of its groups.
 func (n *node) appendAll(dst []Subscription, skip func(SubscriberID) bool) []Subscription {
-	dst = n.subs.appendTo(dst, skip)
+	dst = n.subs.appendTo(dst)
 	return n.groups.pickAll(dst, skip)
 }
 
@@ -202,12 +253,14 @@ func (sh *exactShard) set(f, group []byte, shared bool, s Subscription) (existed
 		sh.groups[string(f)] = gs
 		return existed
 	}
-	if sh.subs == nil {
-		sh.subs = make(map[string]subList)
+	e, ok := sh.lookup(f)
+	if !ok {
+		s.Shared = false
+		sh.store(f, exactSubs{one: s})
+		return false
 	}
-	l := sh.subs[string(f)]
-	existed = l.set(s)
-	sh.subs[string(f)] = l
+	existed = e.set(s)
+	sh.store(f, e)
 	return existed
 }
 
@@ -227,16 +280,18 @@ func (sh *exactShard) remove(f, group []byte, shared bool, id SubscriberID) bool
 		}
 		return true
 	}
-	l, ok := sh.subs[string(f)]
-	if !ok || !l.remove(id) {
+	e, ok := sh.lookup(f)
+	if !ok {
 		return false
 	}
-	if len(l.subs) == 0 {
-		delete(sh.subs, string(f))
-	} else {
-		sh.subs[string(f)] = l
+	removed, empty := e.remove(id)
+	switch {
+	case empty:
+		sh.drop(f)
+	case removed:
+		sh.store(f, e)
 	}
-	return true
+	return removed
 }
 
 // stripeFor returns the stripe of the wildcard filter f and the levels to insert below its root: the whole

@@ -3,6 +3,7 @@ package topic
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -60,6 +61,37 @@ func TestIndexMatchAllTogether(t *testing.T) {
 		got := ids(x.Match([]byte(topic), nil, nil))
 		if !slices.Equal(got, want) {
 			t.Errorf("Match(%q) = %v, want %v", topic, got, want)
+		}
+	}
+}
+
+func TestExactFiltersShortAndLong(t *testing.T) {
+	// Filters up to 31 bytes and longer ones are kept in different maps; lengths around the boundary, and
+	// filters that differ only by trailing zero-padding-like content, must never be confused.
+	x := New()
+	var filters []string
+	for n := 1; n <= 40; n++ {
+		filters = append(filters, strings.Repeat("a", n))
+		filters = append(filters, strings.Repeat("b", n-1)+"/")
+	}
+	for i, f := range filters {
+		if _, err := x.Subscribe([]byte(f), sub(SubscriberID(i), 0)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, f := range filters {
+		if got := ids(x.Match([]byte(f), nil, nil)); !slices.Equal(got, []SubscriberID{SubscriberID(i)}) {
+			t.Fatalf("Match(%q) = %v, want [%d]", f, got, i)
+		}
+	}
+	for i, f := range filters {
+		if i%2 == 0 && !x.Unsubscribe([]byte(f), SubscriberID(i)) {
+			t.Fatalf("Unsubscribe(%q) = false", f)
+		}
+	}
+	for i, f := range filters {
+		if got := len(x.Match([]byte(f), nil, nil)); got != i%2 {
+			t.Fatalf("after unsubscribing, Match(%q) has %d entries, want %d", f, got, i%2)
 		}
 	}
 }
@@ -268,14 +300,20 @@ func TestDollarTopicsNotMatchedByLeadingWildcard(t *testing.T) {
 	}
 }
 
-func TestMatchSkipsOrdinarySubscribers(t *testing.T) {
+func TestSkipDoesNotDropOrdinarySubscribers(t *testing.T) {
 	x := New()
 	x.Subscribe([]byte("a/b"), sub(1, 0))
 	x.Subscribe([]byte("a/+"), sub(2, 0))
 	x.Subscribe([]byte("#"), sub(3, 0))
-	got := ids(x.Match([]byte("a/b"), nil, func(id SubscriberID) bool { return id == 2 }))
-	if !slices.Equal(got, []SubscriberID{1, 3}) {
-		t.Fatalf("Match with skip = %v, want [1 3]", got)
+	x.Subscribe([]byte("$share/g/a/b"), sub(2, 0))
+	x.Subscribe([]byte("$share/g/a/b"), sub(4, 0))
+	// An offline persistent session still gets its ordinary subscriptions (to queue); only the shared group
+	// passes over it.
+	for i := 0; i < 4; i++ {
+		got := ids(x.Match([]byte("a/b"), nil, func(id SubscriberID) bool { return id == 2 }))
+		if !slices.Equal(got, []SubscriberID{1, 2, 3, 4}) {
+			t.Fatalf("Match with skip = %v, want [1 2 3 4]", got)
+		}
 	}
 }
 
