@@ -335,3 +335,32 @@ func TestSpec5_PacketIDOfAPendingPubrelIsNotReused(t *testing.T) {
 		})
 	}
 }
+
+func TestSpec5_MessageExpiryNeverGrowsInTransit(t *testing.T) {
+	t.Parallel()
+	b := startBroker(t)
+	subs := []*client{connectOK(t, b.addr, v5, "mxg-a"), connectOK(t, b.addr, v5, "mxg-b")}
+	for _, s := range subs {
+		s.subscribe(1, "mxg/t", 1, 1)
+	}
+	pub := connectOK(t, b.addr, v5, "mxg-pub")
+	// Spread over 2 s, so that messages cross from the publisher's event loop to a subscriber on another loop around
+	// many clock ticks (the broker runs two loops here; connections are spread over them).
+	const n = 100
+	for i := 1; i <= n; i++ {
+		pub.send(publishPkt(v5, 0, false, false, "mxg/t", 0, props(pU32(propMessageExpiry, 30)), "x"))
+		time.Sleep(20 * time.Millisecond)
+	}
+	pub.stillOpen()
+	// [MQTT-3.3.2-6] the forwarded interval is the received one minus the time waited: never above 30, whichever
+	// loop the subscriber is on and however the broker's clock ticks.
+	for _, s := range subs {
+		for i := 1; i <= n; i++ {
+			p := s.expectPublish()
+			e, ok := find(p.props, propMessageExpiry)
+			if !ok || e.num() > 30 || e.num() < 28 {
+				t.Fatalf("%s message %d: Message Expiry Interval %d (present %v), want 28..30", s.name, i, e.num(), ok)
+			}
+		}
+	}
+}
