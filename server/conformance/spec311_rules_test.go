@@ -3,6 +3,7 @@ package conformance_test
 import (
 	"fmt"
 	"testing"
+	"time"
 )
 
 // Tests for MQTT 3.1.1 statements (and their 5.0 counterparts where the wire answer is the same) that the rest of the
@@ -314,6 +315,47 @@ func TestSpec311_TakeoverResendsUnacknowledgedToTheNewConnection(t *testing.T) {
 				t.Fatalf("got %+v, want the inflight message re-sent with packet id %d and DUP", p, first.pid)
 			}
 			c.send(ack(0x40, p.pid))
+			c.expectNothing()
+		})
+	}
+}
+
+func TestSpec311_NoQoS1MessageLostAcrossTakeover(t *testing.T) {
+	t.Parallel()
+	b := startBroker(t)
+	for _, level := range []byte{v311, v5} {
+		t.Run(levelName(level), func(t *testing.T) {
+			id := "nolost-" + levelName(level)
+			topic := "nolost/" + levelName(level)
+			a := connectPersistent(t, b.addr, level, id, 0)
+			a.subscribe(1, topic, 1, 1)
+			pub := connectOK(t, b.addr, level, id+"-pub")
+			pub.conn.SetWriteDeadline(time.Time{}) // the writer below outlives the deadline of the last send
+			const n = 200
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				for i := 1; i <= n; i++ {
+					pub.conn.Write(publishPkt(level, 1, false, false, topic, uint16(i), nil, fmt.Sprint(i)))
+					time.Sleep(5 * time.Millisecond)
+				}
+			}()
+			seen := map[string]bool{}
+			receive := func(c *client, until func() bool) {
+				t.Helper()
+				for !until() {
+					p := c.expectPublish()
+					seen[p.payload] = true
+					c.send(ack(0x40, p.pid))
+				}
+			}
+			receive(a, func() bool { return len(seen) >= 50 })
+			// Take the session over in the middle of the stream [MQTT-3.1.4-2/3]; the old connection is closed.
+			c := connectPersistent(t, b.addr, level, id, 1)
+			// [MQTT-3.1.2-5 (3.1.1) / MQTT-4.5.0-1]: every QoS 1 message the broker accepted reaches the session,
+			// on the old connection or the new one (re-sent with DUP if it was in flight) [MQTT-4.4.0-1].
+			receive(c, func() bool { return len(seen) == n })
+			<-done
 			c.expectNothing()
 		})
 	}
