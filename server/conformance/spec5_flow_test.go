@@ -370,3 +370,56 @@ func TestSpec5_MessageExpiryNeverGrowsInTransit(t *testing.T) {
 	}
 	<-done
 }
+
+func TestSpec5_OrderKeptAcrossLoopsUnderFlowControl(t *testing.T) {
+	t.Parallel()
+	b := startBroker(t)
+	// Two subscribers, so that one shares the publisher's event loop and one does not; a Receive Maximum of 3 makes
+	// the broker queue most messages and release them as PUBACKs come back.
+	var subs []*client
+	for _, id := range []string{"ord-a", "ord-b"} {
+		s := connectWith(t, b.addr, v5, id, connectPkt(v5, flagClean, 60, props(pU16(propReceiveMaximum, 3)), str(id)))
+		s.expectConnack5(0, 0)
+		s.subscribe(1, "ord/t", 1, 1)
+		subs = append(subs, s)
+	}
+	pub := connectOK(t, b.addr, v5, "ord-pub")
+	pub.conn.SetWriteDeadline(time.Time{}) // the writer below outlives the deadline of the last send
+	const n = 300
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := 1; i <= n; i++ {
+			pub.conn.Write(publishPkt(v5, 1, false, false, "ord/t", uint16(i), nil, fmt.Sprint(i)))
+			if i%50 == 0 {
+				time.Sleep(10 * time.Millisecond)
+			}
+		}
+	}()
+	go func() { // drain the PUBACKs so the publisher's socket never fills
+		buf := make([]byte, 4096)
+		for {
+			pub.conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+			if _, err := pub.conn.Read(buf); err != nil {
+				return
+			}
+		}
+	}()
+	// [MQTT-4.6.0-5/6] same topic, same QoS, one publisher: delivered in the order received, to every subscriber,
+	// whatever loop it is on and however long the messages waited for the send quota [MQTT-4.9.0-2].
+	next := []int{1, 1}
+	for next[0] <= n || next[1] <= n {
+		for i, s := range subs {
+			if next[i] > n {
+				continue
+			}
+			p := s.expectPublish()
+			if p.payload != fmt.Sprint(next[i]) {
+				t.Fatalf("%s: got message %q, want %d", s.name, p.payload, next[i])
+			}
+			s.send(ack(0x40, p.pid))
+			next[i]++
+		}
+	}
+	<-done
+}
