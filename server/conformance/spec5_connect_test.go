@@ -257,3 +257,28 @@ func TestSpec5_ConnectPropertyRules_Refused(t *testing.T) {
 		})
 	}
 }
+
+func TestSpec5_AssignedClientIdentifierNamesAResumableSession(t *testing.T) {
+	t.Parallel()
+	b := startBroker(t)
+	c := connectWith(t, b.addr, v5, "assigned", connectPkt(v5, 0, 60, props(pU32(propSessionExpiry, 30)), str("")))
+	ps := c.expectConnack5(0, 0)
+	a, ok := find(ps, propAssignedClientID)
+	if !ok || a.text() == "" {
+		t.Fatalf("CONNACK without an Assigned Client Identifier: %v", ps)
+	}
+	id := a.text()
+	c.subscribe(1, "assigned/t", 1, 1)
+	c.send(disconnect)
+	c.expectClosed()
+	pub := connectOK(t, b.addr, v5, "assigned-pub")
+	pub.send(publishPkt(v5, 1, false, false, "assigned/t", 1, nil, "kept for you"))
+	pub.expectPubackOK(1)
+	// [MQTT-3.1.3-7] the CONNECT was processed as if the client had sent that id: a session with Session Expiry
+	// 30 s was stored under it and resumes [MQTT-3.1.2-5], with the message queued meanwhile.
+	c2 := connectWith(t, b.addr, v5, id, connectPkt(v5, 0, 60, props(pU32(propSessionExpiry, 30)), str(id)))
+	c2.expectConnack5(1, 0)
+	if p := c2.expectPublish(); p.payload != "kept for you" {
+		t.Fatalf("got %+v, want the queued message", p)
+	}
+}
