@@ -282,3 +282,19 @@ func TestSpec5_AssignedClientIdentifierNamesAResumableSession(t *testing.T) {
 		t.Fatalf("got %+v, want the queued message", p)
 	}
 }
+
+func TestSpec5_SessionResumedUnderAnotherProtocolVersion(t *testing.T) {
+	t.Parallel()
+	b := startBroker(t)
+	s := connectPersistent(t, b.addr, v5, "xver", 0)
+	s.subscribe(1, "xver/t", 1, 1)
+	s.send(disconnect)
+	s.expectClosed()
+	pub := connectOK(t, b.addr, v5, "xver-pub")
+	pub.send(publishPkt(v5, 1, false, false, "xver/t", 1, props(pUser("k", "v"), pStr(propContentType, "c")), "queued"))
+	pub.expectPubackOK(1)
+	// The session is the client id's [MQTT-3.1.3-2]; resumed by a 3.1.1 CONNECT it keeps its subscription and queued
+	// message, which now travels in 3.1.1 form (no properties).
+	c := connectPersistent(t, b.addr, v311, "xver", 1)
+	c.expectPublishBytes(func(pid uint16) []byte { return publishPkt(v311, 1, false, false, "xver/t", pid, nil, "queued") })
+}
