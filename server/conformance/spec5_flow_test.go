@@ -423,3 +423,29 @@ func TestSpec5_OrderKeptAcrossLoopsUnderFlowControl(t *testing.T) {
 	}
 	<-done
 }
+
+func TestSpec5_SharedSubscriptionRespectsGrantedQoS(t *testing.T) {
+	t.Parallel()
+	b := startBroker(t)
+	for _, granted := range []byte{0, 1} {
+		t.Run(fmt.Sprintf("granted %d", granted), func(t *testing.T) {
+			topic := fmt.Sprintf("shq/%d", granted)
+			m := connectOK(t, b.addr, v5, "shq-member")
+			m.subscribe(1, "$share/g/"+topic, granted, granted)
+			pub := connectOK(t, b.addr, v5, "shq-pub")
+			pub.send(publishPkt(v5, 2, false, false, topic, 1, nil, "x"))
+			pub.expectAckOK(0x50, 1)
+			pub.send(ack(0x62, 1))
+			pub.expectReply(0x70, 1, 0)
+			// [MQTT-4.8.2-3] the member gets the message at min(published QoS, its granted QoS).
+			p := m.expectPublish()
+			if p.qos != granted {
+				t.Fatalf("shared delivery at QoS %d, want the granted QoS %d", p.qos, granted)
+			}
+			if granted == 1 {
+				m.send(ack(0x40, p.pid))
+			}
+			m.expectNothing()
+		})
+	}
+}
