@@ -150,3 +150,29 @@ func TestSpec5_PubrecErrorEndsTheFlowWithoutPubrel(t *testing.T) {
 		t.Fatalf("got %+v, want the next message", n)
 	}
 }
+
+func TestSpec5_ClientMaximumPacketSizeCountsAddedSubscriptionIdentifier(t *testing.T) {
+	t.Parallel()
+	if reference {
+		t.Skip("mosquitto 2.0.11 sends a packet one byte over the client's Maximum Packet Size")
+	}
+	b := startBroker(t)
+	const limit = 100
+	c := connectWith(t, b.addr, v5, "cmpsid", connectPkt(v5, flagClean, 60, props(pU32(propMaximumPacketSize, limit)),
+		str("cmpsid")))
+	c.expectConnack5(0, 0)
+	c.send(subscribePkt(v5, 1, props(pVBI(propSubscriptionID, 1)), "cmpsid/#", byte(0)))
+	c.expectReply(0x90, 1, 0)
+	pub := connectOK(t, b.addr, v5, "cmpsid-pub")
+	// The broker adds a Subscription Identifier (2 bytes) to what it forwards: a 99-byte PUBLISH becomes 101 bytes,
+	// over this client's maximum [MQTT-3.1.2-24]; a 98-byte one becomes exactly 100 and is sent.
+	pub.send(publishOfSize("cmpsid/over", limit-1))
+	pub.send(publishOfSize("cmpsid/at", limit-2))
+	pub.stillOpen()
+	got := c.next()
+	p, err := parsePublish(got, v5)
+	if err != nil || p.topic != "cmpsid/at" || len(got) > limit {
+		t.Fatalf("got %s (%d bytes), want only the PUBLISH on cmpsid/at within %d bytes", brief(got), len(got), limit)
+	}
+	c.expectNothing()
+}
