@@ -449,3 +449,86 @@ func TestSpec5_SharedSubscriptionRespectsGrantedQoS(t *testing.T) {
 		})
 	}
 }
+
+func TestSpec5_EachSubscriberGetsItsOwnPerSubscriptionFields(t *testing.T) {
+	t.Parallel()
+	b := startBroker(t)
+	// Six subscribers: with two event loops at least three share one, so a PUBLISH encoded once per loop must still
+	// carry each subscriber's own Subscription Identifier, RETAIN flag and QoS.
+	type want struct {
+		id     int
+		rap    bool
+		qos    byte
+		client *client
+	}
+	var subs []*want
+	for i := 1; i <= 6; i++ {
+		w := &want{id: i * 10, rap: i%2 == 0, qos: byte(i % 3)}
+		name := fmt.Sprintf("own-%d", i)
+		w.client = connectOK(t, b.addr, v5, name)
+		opts := w.qos
+		if w.rap {
+			opts |= optRetainAsPublished
+		}
+		w.client.send(subscribePkt(v5, 1, props(pVBI(propSubscriptionID, w.id)), "own/t", opts))
+		w.client.expectReply(0x90, 1, w.qos)
+		subs = append(subs, w)
+	}
+	pub := connectOK(t, b.addr, v5, "own-pub")
+	pub.send(publishPkt(v5, 2, true, false, "own/t", 1, nil, "x"))
+	pub.expectAckOK(0x50, 1)
+	pub.send(ack(0x62, 1))
+	pub.expectReply(0x70, 1, 0)
+	for _, w := range subs {
+		p := w.client.expectPublish()
+		id, ok := find(p.props, propSubscriptionID)
+		// [MQTT-3.3.4-3] its own identifier, [MQTT-3.3.1-12/13] its own RETAIN, [MQTT-3.8.4-8] its own QoS.
+		if !ok || id.num() != w.id || count(p.props, propSubscriptionID) != 1 || p.retain != w.rap || p.qos != w.qos {
+			t.Fatalf("%s got id %d (present %v), retain %v, QoS %d; want id %d, retain %v, QoS %d", w.client.name,
+				id.num(), ok, p.retain, p.qos, w.id, w.rap, w.qos)
+		}
+	}
+}
+
+func TestSpec5_TopicAliasesOnlyToClientsThatAllowThem(t *testing.T) {
+	t.Parallel()
+	b := startBroker(t)
+	// Alternate clients that allow aliases with clients that do not, so both kinds share each event loop.
+	var with, without []*client
+	for i := 0; i < 4; i++ {
+		name := fmt.Sprintf("tam-%d", i)
+		var c *client
+		if i%2 == 0 {
+			c = connectWith(t, b.addr, v5, name, connectPkt(v5, flagClean, 60, props(pU16(propTopicAliasMaximum, 5)),
+				str(name)))
+			with = append(with, c)
+		} else {
+			c = connectWith(t, b.addr, v5, name, connectClean(v5, name))
+			without = append(without, c)
+		}
+		c.expectConnack5(0, 0)
+		c.subscribe(1, "tam/t", 0, 0)
+	}
+	pub := connectOK(t, b.addr, v5, "tam-pub")
+	for i := 0; i < 3; i++ {
+		pub.send(publishPkt(v5, 0, false, false, "tam/t", 0, nil, "x"))
+	}
+	pub.stillOpen()
+	for _, c := range without {
+		for i := 0; i < 3; i++ {
+			// [MQTT-3.1.2-27] no Topic Alias Maximum: the full topic, never an alias.
+			c.expect(publishPkt(v5, 0, false, false, "tam/t", 0, nil, "x"))
+		}
+	}
+	for _, c := range with {
+		for i := 0; i < 3; i++ {
+			p := c.expectPublish()
+			if a, ok := find(p.props, propTopicAlias); ok && (a.num() < 1 || a.num() > 5) {
+				t.Fatalf("%s: topic alias %d outside 1..5 [MQTT-3.1.2-26]", c.name, a.num())
+			}
+			if i == 0 && p.topic != "tam/t" {
+				t.Fatalf("%s: first PUBLISH has topic %q, want the full name", c.name, p.topic)
+			}
+		}
+	}
+}
