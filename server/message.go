@@ -26,6 +26,9 @@ type message struct {
 	retain bool
 	// expireAt is the broker tick at which the Message Expiry Interval ends; 0 means no expiry.
 	expireAt int64
+	// expiry is the Message Expiry Interval the message came with, in seconds: the most any delivery may show
+	// [MQTT-3.3.2-6], since each loop reads its own clock and a lagging one would otherwise round up past it.
+	expiry uint32
 	// from is the publishing session, for No Local; 0 for wills and $SYS.
 	from topic.SubscriberID
 	// willTTL is, for a will, its Message Expiry Interval plus one, in seconds (0: none); the interval starts
@@ -55,7 +58,7 @@ func newMessage(topicName, payload, props []byte, qos byte, retain bool, expireA
 	m.topic = b[:t:t]
 	m.payload = b[t:p:p]
 	m.props = b[p:]
-	m.qos, m.retain, m.expireAt, m.from, m.willTTL = qos, retain, expireAt, from, 0
+	m.qos, m.retain, m.expireAt, m.from, m.willTTL, m.expiry = qos, retain, expireAt, from, 0, 0
 	m.gen = messageGen.Add(1)
 	m.refs.Store(1)
 	return m
@@ -85,12 +88,12 @@ func (m *message) release() {
 func (m *message) expired(now int64) bool { return m.expireAt != 0 && now >= m.expireAt }
 
 // remainingExpiry is the Message Expiry Interval to send at tick now, in whole seconds, rounded up so a message
-// never looks expired while it is still deliverable.
+// never looks expired while it is still deliverable, and never more than the interval it came with.
 func (m *message) remainingExpiry(now int64) uint32 {
 	left := m.expireAt - now
 	if left <= 0 {
 		return 0
 	}
 	const ticksPerSecond = 1_000_000_000 / tickDuration
-	return uint32((left + ticksPerSecond - 1) / ticksPerSecond)
+	return min(uint32((left+ticksPerSecond-1)/ticksPerSecond), m.expiry)
 }

@@ -99,9 +99,10 @@ func (l *loop) viewMessage(name []byte, p *codec.Publish, from topic.SubscriberI
 	m.qos, m.retain, m.from = p.QoS, p.Retain, from
 	l.viewGen++
 	m.gen = l.viewGen | 1<<63 // never equal to a pooled message's generation
-	m.expireAt = 0
+	m.expireAt, m.expiry = 0, 0
 	if p.Props.Has(codec.PropMessageExpiry) && p.Props.MessageExpiry > 0 {
 		m.expireAt = l.wheel.now + int64(p.Props.MessageExpiry)*10
+		m.expiry = p.Props.MessageExpiry
 	}
 	l.kept = nil
 	return m
@@ -114,6 +115,7 @@ func (l *loop) keep(m *message) *message {
 	}
 	if l.kept == nil {
 		l.kept = newMessage(m.topic, m.payload, m.props, m.qos, m.retain, m.expireAt, m.from)
+		l.kept.expiry = m.expiry
 	}
 	return l.kept.retainRef()
 }
@@ -224,6 +226,7 @@ func (s *session) removeInflight(i int) {
 func (l *loop) publishWill(w *message) {
 	if w.willTTL > 0 {
 		w.expireAt = l.wheel.now + int64(w.willTTL-1)*10
+		w.expiry = w.willTTL - 1
 	}
 	if w.retain {
 		l.retain(w)
