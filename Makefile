@@ -7,7 +7,7 @@ PKGS      := ./...
 FUZZTIME  ?= 10s
 BENCHTIME ?= 1s
 
-.PHONY: all build run test test-short vet fmt bench fuzz fuzz-smoke clean
+.PHONY: all build run test test-short vet fmt bench bench-go bench-compare fuzz fuzz-smoke clean
 
 all: build
 
@@ -50,8 +50,16 @@ fuzz-smoke:
 # fuzz: longer runs while developing, e.g. `make fuzz FUZZTIME=5m`.
 fuzz: fuzz-smoke
 
-bench:
+# bench: the Go micro-benchmarks, then a short harness comparison of loopmq, Mosquitto and NATS
+# (bench/figures.sh with short durations; `make bench-compare DUR=5s CONNS=19000` for the recorded figures).
+bench: bench-go
+	$(MAKE) bench-compare DUR=$${DUR:-2s} CONNS=$${CONNS:-2000}
+
+bench-go:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) $(PKGS)
+
+bench-compare: build
+	DUR=$${DUR:-5s} CONNS=$${CONNS:-19000} bench/figures.sh
 
 clean:
 	rm -rf $(BIN)
