@@ -8,10 +8,17 @@
 // Decoded []byte fields are views into the buffer that was decoded: they stay valid until the caller
 // reuses or discards that buffer (in the broker: until the packet handler returns). Slices inside the
 // structs (Subscribe.Subs, Properties.User, ...) keep their capacity across Decode calls, so a struct
-// reused per connection or per event loop decodes with zero allocations in steady state.
+// reused per connection or per event loop (see Decoder) decodes with zero allocations in steady
+// state. After a Decode error the struct's fields are unspecified, except that Connect keeps
+// ProtocolName and Version on ErrProtocolName and ErrProtocolVersion.
 //
 // Encoding appends a whole packet to a caller-provided buffer (Append methods and Append* functions)
-// and always produces a valid packet with a minimal remaining length.
+// with a minimal remaining length. Where a field would make the packet invalid and can be clamped or
+// left out, the encoder does so (QoS 3, DUP with QoS 0, a property the packet type may not carry, a
+// boolean property above 1, Subscription Identifier 0, ...), so what it writes always parses. What it
+// cannot repair is the caller's to avoid: an empty SUBSCRIBE, UNSUBSCRIBE or reason-code list, a
+// reason code foreign to the packet type, an MQTT 5 PUBLISH with an empty topic and no Topic Alias,
+// strings over 65,535 bytes (cut there) or packets over 268,435,455 bytes.
 //
 // Every error the package returns is one of the package-level *Error values, which carry the MQTT 5
 // reason code to answer with and the specification clause that was broken.

@@ -44,7 +44,9 @@ func (p *Connect) Decode(h FixedHeader, body []byte, _ Version) error {
 		return ErrWrongType
 	}
 	r := reader{b: body}
-	*p = Connect{Props: p.Props, WillProps: p.WillProps}
+	// Field by field rather than *p = Connect{...}: that would copy both Properties structs.
+	p.ProtocolName, p.Version, p.ClientID = nil, 0, nil
+	p.WillTopic, p.WillPayload, p.Username, p.Password = nil, nil, nil, nil
 	p.Props.Reset()
 	p.WillProps.Reset()
 
@@ -146,12 +148,17 @@ func (p *Connect) Decode(h FixedHeader, body []byte, _ Version) error {
 	return nil
 }
 
-// Append appends the CONNECT packet in protocol version p.Version (the v argument is ignored).
+// Append appends the CONNECT packet in protocol version p.Version (the v argument is ignored; a
+// Version other than V31 and V5 is written as V311).
 // The protocol name is the one that belongs to the version. Will QoS and retain are written only
 // with the will flag; in MQTT 3 a password is written only together with a user name, since
-// anything else would be an invalid packet.
+// anything else would be an invalid packet; for the same reason Authentication Data without an
+// Authentication Method is left out.
 func (p *Connect) Append(dst []byte, _ Version) []byte {
 	v := p.Version
+	if v != V31 && v != V5 {
+		v = V311 // an unset or unknown level would make the packet invalid
+	}
 	name := "MQTT"
 	if v == V31 {
 		name = "MQIsdp"
@@ -174,10 +181,17 @@ func (p *Connect) Append(dst []byte, _ Version) []byte {
 		flags |= connUsername
 	}
 
+	props := &p.Props
+	if props.Has(PropAuthData) && !props.Has(PropAuthMethod) {
+		// Authentication Data without a method is a protocol error (§3.1.2.11.10): leave it out.
+		cp := p.Props
+		cp.Clear(PropAuthData)
+		props = &cp
+	}
 	n := 2 + len(name) + 1 + 1 + 2 + binaryLen(p.ClientID)
 	var propLen, willPropLen int
 	if v == V5 {
-		propLen = p.Props.encodedLen(TypeConnect)
+		propLen = props.encodedLen(TypeConnect)
 		n += varintLen(propLen) + propLen
 	}
 	if p.WillFlag {
@@ -200,7 +214,7 @@ func (p *Connect) Append(dst []byte, _ Version) []byte {
 	dst = append(dst, byte(v), flags)
 	dst = appendUint16(dst, p.KeepAlive)
 	if v == V5 {
-		dst = p.Props.appendProps(dst, TypeConnect, propLen)
+		dst = props.appendProps(dst, TypeConnect, propLen)
 	}
 	dst = appendBinary(dst, p.ClientID)
 	if p.WillFlag {

@@ -94,3 +94,63 @@ func TestPeekPrefixes(t *testing.T) {
 		}
 	}
 }
+
+// TestDecoderNext reads a stream of every valid fixture of one version, as a server reads its
+// socket buffer, with one Decoder reused throughout.
+func TestDecoderNext(t *testing.T) {
+	for _, v := range []codec.Version{codec.V31, codec.V311, codec.V5} {
+		var stream []byte
+		var want []codectest.Fixture
+		for _, f := range codectest.All() {
+			if f.Err == nil && f.Version == v {
+				stream = append(stream, f.Raw...)
+				want = append(want, f)
+			}
+		}
+		var d codec.Decoder
+		b := stream
+		for i, f := range want {
+			h, need, err := d.Next(b, v, 0)
+			if err != nil || need != 0 || h.Len() != len(f.Raw) {
+				t.Fatalf("v%v packet %d (%s): h %+v need %d err %v", v, i, f.Name, h, need, err)
+			}
+			if got := decoded(&d, h.Type); got != nil && !codectest.Equal(got, f.Packet) {
+				t.Fatalf("v%v %s: decoded %+v, want %+v", v, f.Name, got, f.Packet)
+			}
+			b = b[h.Len():]
+		}
+		if len(b) != 0 {
+			t.Fatalf("v%v: %d bytes left", v, len(b))
+		}
+		if _, need, err := d.Next(stream[:1], v, 0); need != 1 || err != nil {
+			t.Errorf("Next on one byte: need %d err %v", need, err)
+		}
+	}
+}
+
+// decoded returns the Decoder field that holds a packet of type t (nil for PINGREQ/PINGRESP).
+func decoded(d *codec.Decoder, t codec.Type) any {
+	switch t {
+	case codec.TypeConnect:
+		return &d.Connect
+	case codec.TypeConnack:
+		return &d.Connack
+	case codec.TypePublish:
+		return &d.Publish
+	case codec.TypePuback, codec.TypePubrec, codec.TypePubrel, codec.TypePubcomp:
+		return &d.Ack
+	case codec.TypeSubscribe:
+		return &d.Subscribe
+	case codec.TypeSuback:
+		return &d.Suback
+	case codec.TypeUnsubscribe:
+		return &d.Unsubscribe
+	case codec.TypeUnsuback:
+		return &d.Unsuback
+	case codec.TypeDisconnect:
+		return &d.Disconnect
+	case codec.TypeAuth:
+		return &d.Auth
+	}
+	return nil
+}

@@ -33,28 +33,58 @@ var requiredFlags = [16]byte{TypePubrel: 2, TypeSubscribe: 2, TypeUnsubscribe: 2
 // PUBLISH, a remaining length longer than 4 bytes, PINGREQ/PINGRESP with a body): the connection
 // cannot continue, since the packet boundary is unknown or the packet is malformed.
 func Peek(b []byte, maxPacketSize int) (h FixedHeader, need int, err error) {
-	if len(b) < 2 {
-		return h, 2 - len(b), nil
+	// Fast path, small enough to inline: a short packet whose first byte is common and valid.
+	if len(b) >= 2 && b[1] < 0x80 && validFirst[b[0]] && (maxPacketSize <= 0 || int(b[1])+2 <= maxPacketSize) {
+		h = FixedHeader{Type: Type(b[0] >> 4), Flags: b[0] & 0x0f, Remaining: int(b[1]), Size: 2}
+		if need = h.Len() - len(b); need < 0 {
+			need = 0
+		}
+		return h, need, nil
 	}
-	b0 := b[0]
-	h.Type, h.Flags = Type(b0>>4), b0&0x0f
-	if err := checkFlags(h.Type, h.Flags); err != nil {
+	return peek(b, maxPacketSize)
+}
+
+// validFirst marks the first bytes Peek accepts on its fast path: correct reserved flags, and not
+// PINGREQ/PINGRESP (whose remaining length must also be checked).
+var validFirst = func() (t [256]bool) {
+	for i := range t {
+		typ, f := Type(i>>4), byte(i&0x0f)
+		t[i] = checkFlags(typ, f) == nil && typ != TypePingreq && typ != TypePingresp
+	}
+	return t
+}()
+
+func peek(b []byte, maxPacketSize int) (h FixedHeader, need int, err error) {
+	if len(b) == 0 {
+		return h, 2, nil
+	}
+	// The first byte alone can be wrong: say so before waiting for more.
+	if err := checkFlags(Type(b[0]>>4), b[0]&0x0f); err != nil {
 		return FixedHeader{}, 0, err
 	}
+	if len(b) < 2 {
+		return h, 1, nil
+	}
+	h.Type, h.Flags = Type(b[0]>>4), b[0]&0x0f
 	// The remaining length: up to 4 bytes, 7 bits each, least significant group first.
 	var n int
-	for i := 1; ; i++ {
-		if i > 4 {
-			return FixedHeader{}, 0, ErrMalformedRemainingLength
-		}
-		if i >= len(b) {
-			return FixedHeader{}, 1, nil
-		}
-		c := b[i]
-		n |= int(c&0x7f) << (7 * (i - 1))
-		if c < 0x80 {
-			h.Size = i + 1
-			break
+	if c := b[1]; c < 0x80 { // the common case: packets under 128 bytes
+		n, h.Size = int(c), 2
+	} else {
+		n = int(c & 0x7f)
+		for i := 2; ; i++ {
+			if i > 4 {
+				return FixedHeader{}, 0, ErrMalformedRemainingLength
+			}
+			if i >= len(b) {
+				return FixedHeader{}, 1, nil
+			}
+			c := b[i]
+			n |= int(c&0x7f) << (7 * (i - 1))
+			if c < 0x80 {
+				h.Size = i + 1
+				break
+			}
 		}
 	}
 	h.Remaining = n
@@ -84,6 +114,11 @@ func checkFlags(t Type, f byte) error {
 			return ErrDupQoS0
 		}
 	case f != requiredFlags[t]:
+		// MQTT 3.1 let a retransmitted PUBREL, SUBSCRIBE or UNSUBSCRIBE carry DUP; Peek does not
+		// know the version, so Decode refuses it for the later versions.
+		if f == requiredFlags[t]|pubDup && requiredFlags[t] != 0 {
+			return nil
+		}
 		return ErrReservedFlags
 	}
 	return nil
@@ -117,11 +152,14 @@ func appendFixedHeader(dst []byte, t Type, flags byte, remaining int) []byte {
 	return appendVarint(dst, remaining)
 }
 
-// checkHeader is the common prologue of every Decode: right type, and for MQTT 5 a minimal
-// remaining length.
+// checkHeader is the common prologue of every Decode but CONNECT's and PUBLISH's: right type,
+// reserved flags as the version wants them, and for MQTT 5 a minimal remaining length.
 func checkHeader(h FixedHeader, t Type, v Version) error {
 	if h.Type != t {
 		return ErrWrongType
+	}
+	if h.Flags != requiredFlags[t] && (v != V31 || h.Flags != requiredFlags[t]|pubDup || requiredFlags[t] == 0) {
+		return ErrReservedFlags
 	}
 	if v == V5 && !h.minimal() {
 		return ErrRemainingLengthNotMinimal

@@ -17,6 +17,8 @@ func TestPeek(t *testing.T) {
 	}{
 		{"empty", nil, 0, codec.FixedHeader{}, 2, nil},
 		{"first byte only", []byte{0x30}, 0, codec.FixedHeader{}, 1, nil},
+		{"first byte alone is wrong", []byte{0x00}, 0, codec.FixedHeader{}, 0, codec.ErrReservedType},
+		{"first byte alone is QoS 3", []byte{0x36}, 0, codec.FixedHeader{}, 0, codec.ErrQoS3},
 		{"remaining length continues", []byte{0x30, 0x80}, 0, codec.FixedHeader{}, 1, nil},
 		{"header complete, body missing", []byte{0x30, 0x80, 0x01}, 0,
 			codec.FixedHeader{Type: codec.TypePublish, Remaining: 128, Size: 3}, 128, nil},
@@ -133,6 +135,12 @@ func TestEncoderWritesOnlyValidPackets(t *testing.T) {
 			TopicAlias: 3, RequestProblemInfo: 7}}, codec.V5},
 		{"subscribe QoS 3, retain handling 3", &codec.Subscribe{PacketID: 1, Subs: []codec.Subscription{{Filter: []byte("a"), QoS: 3, RetainHandling: 3}}}, codec.V5},
 		{"connack session present with refusal", &codec.Connack{SessionPresent: true, Reason: codec.NotAuthorized}, codec.V5},
+		{"subscribe with two subscription ids", &codec.Subscribe{PacketID: 1, Props: codec.Properties{SubscriptionIDs: []uint32{0, 4, 5}},
+			Subs: []codec.Subscription{{Filter: []byte("a")}}}, codec.V5},
+		{"connect v5 authentication data without method", &codec.Connect{Version: codec.V5, Props: codec.Properties{
+			Present: 1 << codec.PropAuthData, AuthData: []byte{1}}}, codec.V5},
+		{"subscribe no local on a shared subscription", &codec.Subscribe{PacketID: 1,
+			Subs: []codec.Subscription{{Filter: []byte("$share/g/a"), NoLocal: true}}}, codec.V5},
 		{"publish subscription id 0", &codec.Publish{Topic: []byte("t"), Props: codec.Properties{SubscriptionIDs: []uint32{0, 4}}}, codec.V5},
 	}
 	for _, tt := range tests {

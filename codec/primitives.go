@@ -105,16 +105,25 @@ const (
 // [MQTT-1.5.4-2]). U+FEFF is allowed and kept [MQTT-1.5.4-3]. Control characters and non-characters
 // are allowed: the specification only discourages them.
 func ValidUTF8String(b []byte) error {
+	// Fast path: eight ASCII bytes at a time, none of them zero, then the tail byte by byte.
 	i := 0
-	for i < len(b) {
-		// Fast path: eight ASCII bytes at a time, none of them zero.
-		if len(b)-i >= 8 {
-			x := binary.LittleEndian.Uint64(b[i:])
-			if x&highBits == 0 && (x-lowBits)&^x&highBits == 0 {
-				i += 8
-				continue
-			}
+	for ; len(b)-i >= 8; i += 8 {
+		x := binary.LittleEndian.Uint64(b[i:])
+		if x&highBits != 0 || (x-lowBits)&^x&highBits != 0 {
+			return validUTF8From(b, i)
 		}
+	}
+	for ; i < len(b); i++ {
+		if b[i]-1 >= 0x7f { // 0, or not ASCII
+			return validUTF8From(b, i)
+		}
+	}
+	return nil
+}
+
+// validUTF8From checks b from index i on, rune by rune.
+func validUTF8From(b []byte, i int) error {
+	for i < len(b) {
 		c := b[i]
 		if c == 0 {
 			return ErrNullInString

@@ -105,10 +105,14 @@ func (p *Properties) Clear(id PropID) {
 
 // Reset empties p but keeps the capacity of its slices for the next decode.
 func (p *Properties) Reset() {
-	if p.Present == 0 && len(p.User) == 0 && len(p.SubscriptionIDs) == 0 {
-		p.Raw = nil // the common case on the hot path: nothing else to clear
+	if p.Present|uint64(len(p.User))|uint64(len(p.SubscriptionIDs)) != 0 {
+		p.clear()
 		return
 	}
+	p.Raw = nil // the common case on the hot path: nothing else to clear
+}
+
+func (p *Properties) clear() {
 	*p = Properties{User: p.User[:0], SubscriptionIDs: p.SubscriptionIDs[:0]}
 }
 
@@ -375,11 +379,9 @@ func (p *Properties) encodedLen(t Type) int {
 			n += binaryLen(p.bytesField(id))
 		}
 	}
-	if allowedIDs[t]&(1<<PropSubscriptionID) != 0 {
-		for _, v := range p.SubscriptionIDs {
-			if v != 0 { // 0 is a protocol error, so it is never written
-				n += 1 + varintLen(int(v&MaxRemaining))
-			}
+	for _, v := range p.subIDsFor(t) {
+		if v != 0 { // 0 is a protocol error, so it is never written
+			n += 1 + varintLen(int(v&MaxRemaining))
 		}
 	}
 	if len(p.User) > 0 && allowedIDs[t]&(1<<PropUser) != 0 {
@@ -406,12 +408,10 @@ func (p *Properties) appendBody(dst []byte, t Type) []byte {
 			dst = appendBinary(dst, p.bytesField(id))
 		}
 	}
-	if allowedIDs[t]&(1<<PropSubscriptionID) != 0 {
-		for _, v := range p.SubscriptionIDs {
-			if v != 0 {
-				dst = append(dst, byte(PropSubscriptionID))
-				dst = appendVarint(dst, int(v&MaxRemaining))
-			}
+	for _, v := range p.subIDsFor(t) {
+		if v != 0 {
+			dst = append(dst, byte(PropSubscriptionID))
+			dst = appendVarint(dst, int(v&MaxRemaining))
 		}
 	}
 	if allowedIDs[t]&(1<<PropUser) != 0 {
@@ -422,6 +422,22 @@ func (p *Properties) appendBody(dst []byte, t Type) []byte {
 		}
 	}
 	return dst
+}
+
+// subIDsFor returns the Subscription Identifiers encoding writes for packet type t: all of them in
+// a PUBLISH, the first non-zero one in a SUBSCRIBE (which may carry only one), none elsewhere.
+func (p *Properties) subIDsFor(t Type) []uint32 {
+	switch t {
+	case TypePublish:
+		return p.SubscriptionIDs
+	case TypeSubscribe:
+		for i, v := range p.SubscriptionIDs {
+			if v != 0 {
+				return p.SubscriptionIDs[i : i+1]
+			}
+		}
+	}
+	return nil
 }
 
 // appendProps appends the property length and the property block; n is p.encodedLen(t).

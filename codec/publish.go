@@ -132,21 +132,24 @@ const (
 	zeroBytes = lowBits
 )
 
-// hasZeroByte reports whether any byte of x is 0.
-func hasZeroByte(x uint64) bool { return (x-zeroBytes)&^x&highBits != 0 }
-
-// validTopicName checks a topic name's UTF-8 and that it has no wildcard characters, in one pass
-// for the common all-ASCII name.
+// validTopicName checks a topic name's UTF-8 and that it has no wildcard characters. Topic names
+// are nearly always ASCII, so it looks at eight bytes at a time for any byte that is 0, '+', '#' or
+// not ASCII, and only then walks byte by byte.
 func validTopicName(b []byte) error {
-	i := 0
-	for ; len(b)-i >= 8; i += 8 {
-		x := binary.LittleEndian.Uint64(b[i:])
-		if x&highBits != 0 || hasZeroByte(x) || hasZeroByte(x^plusBits) || hasZeroByte(x^hashBits) {
-			break
+	if len(b) >= 8 {
+		var bad uint64
+		i := 0
+		for ; i+8 <= len(b); i += 8 {
+			bad |= suspectBytes(binary.LittleEndian.Uint64(b[i:]))
+		}
+		if i < len(b) { // the last, partial word: re-check the final 8 bytes
+			bad |= suspectBytes(binary.LittleEndian.Uint64(b[len(b)-8:]))
+		}
+		if bad == 0 {
+			return nil
 		}
 	}
-	for j := i; j < len(b); j++ {
-		c := b[j]
+	for j, c := range b {
 		if c == '+' || c == '#' {
 			return ErrTopicWildcard
 		}
@@ -161,4 +164,10 @@ func validTopicName(b []byte) error {
 		}
 	}
 	return nil
+}
+
+// suspectBytes returns a non-zero value if any byte of x is 0, '+', '#' or 0x80 and above.
+func suspectBytes(x uint64) uint64 {
+	p, h := x^plusBits, x^hashBits
+	return (x | (x-zeroBytes)&^x | (p-zeroBytes)&^p | (h-zeroBytes)&^h) & highBits
 }

@@ -93,7 +93,8 @@ func (p *Subscribe) Decode(h FixedHeader, body []byte, v Version) error {
 }
 
 // Append appends the SUBSCRIBE packet in version v. Options that version cannot express are left
-// out; QoS above 2 is written as 2 and retain handling above 2 as 2.
+// out; QoS above 2 is written as 2, retain handling above 2 as 2, and No Local is not written on a
+// shared subscription. A SUBSCRIBE needs at least one subscription: that is the caller's to ensure.
 func (p *Subscribe) Append(dst []byte, v Version) []byte {
 	n := 2
 	var propLen int
@@ -114,7 +115,7 @@ func (p *Subscribe) Append(dst []byte, v Version) []byte {
 		dst = appendBinary(dst, s.Filter)
 		o := min(s.QoS, 2)
 		if v == V5 {
-			if s.NoLocal {
+			if s.NoLocal && !bytes.HasPrefix(s.Filter, sharePrefix) { // not on shared ones [MQTT-3.8.3-4]
 				o |= optNoLocal
 			}
 			if s.RetainAsPublished {

@@ -21,6 +21,28 @@ func main() {
 }
 
 func run(args []string) error {
+	opts, err := parseOptions(args)
+	if err != nil {
+		return err
+	}
+	s, err := server.New(opts)
+	if err != nil {
+		return err
+	}
+	if err := s.Start(); err != nil {
+		return err
+	}
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+	<-sig
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return s.Shutdown(ctx)
+}
+
+// parseOptions builds the broker options: defaults, then the -config file, then the flags given on the command
+// line (so a flag always wins over the file).
+func parseOptions(args []string) (server.Options, error) {
 	opts := server.DefaultOptions()
 	fs := flag.NewFlagSet("loopmq", flag.ContinueOnError)
 	config := fs.String("config", "", "YAML configuration `file` (keys as in README; flags override it)")
@@ -31,14 +53,16 @@ func run(args []string) error {
 	level := fs.String("log-level", opts.LogLevel, "log `level`: debug, info, warn, error")
 	format := fs.String("log-format", opts.LogFormat, "log `format`: text or json")
 	if err := fs.Parse(args); err != nil {
-		return err
+		return opts, err
+	}
+	if fs.NArg() > 0 {
+		return opts, fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
 	if *config != "" {
 		if err := opts.LoadOptionsFile(*config); err != nil {
-			return err
+			return opts, err
 		}
 	}
-	// Flags given on the command line override the file.
 	fs.Visit(func(f *flag.Flag) {
 		switch f.Name {
 		case "tcp":
@@ -55,17 +79,5 @@ func run(args []string) error {
 			opts.LogFormat = *format
 		}
 	})
-	s, err := server.New(opts)
-	if err != nil {
-		return err
-	}
-	if err := s.Start(); err != nil {
-		return err
-	}
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
-	<-sig
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	return s.Shutdown(ctx)
+	return opts, opts.Validate()
 }
