@@ -3,12 +3,14 @@ package server
 import (
 	"errors"
 	"log/slog"
+	"net"
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
 	"github.com/valyala/bytebufferpool"
 
 	"loopmq/codec"
+	"loopmq/server/ws"
 )
 
 // Connection states, in order: a client only moves forward.
@@ -36,8 +38,14 @@ type transportLayer interface {
 	// (handshake response, pong, close frame) go through the writeRaw function the layer was created with.
 	// closeConn asks for the connection to be closed after those replies; err is a transport violation.
 	Inbound(raw []byte) (consumed int, mqtt []byte, closeConn bool, err error)
-	// AppendOutbound frames p (one flush worth of MQTT bytes, possibly several packets) and appends it to dst.
-	AppendOutbound(dst, p []byte) []byte
+	// OutboundHeader writes into h the header that goes before the next n bytes of MQTT data (one flush worth,
+	// possibly several packets) and returns its length; ok false means the transport can carry no more data (it
+	// is closing) and the bytes are dropped. The flush sends header and data with one writev, without a copy.
+	OutboundHeader(h *[ws.MaxFrameHeaderLen]byte, n int) (k int, ok bool)
+	// ClientAddr is the client's address when the transport learned it (a trusted proxy's header), else nil.
+	ClientAddr() net.Addr
+	// Closing runs when the connection is about to close, to say goodbye at the transport level.
+	Closing(shutdown bool)
 }
 
 // client is one network connection, owned by its event loop. It is kept small: an idle connected client holds
@@ -110,6 +118,7 @@ func (cl *client) onTraffic() gnet.Action {
 	}
 	consumed, data, closeConn, err := cl.layer.Inbound(raw)
 	cl.l.stats.bytesIn.Add(uint64(consumed))
+	cl.l.stats.wsBytesIn.Add(uint64(consumed))
 	if err != nil {
 		cl.c.Discard(consumed)
 		cl.closeNow("transport: " + err.Error())
@@ -176,21 +185,19 @@ func (cl *client) trafficAction() gnet.Action {
 // sniff decides the transport from the first bytes: "GET " starts a WebSocket upgrade, anything else is MQTT.
 // It returns false while it cannot decide yet or when the connection is being closed.
 func (cl *client) sniff(raw []byte) bool {
-	const get = "GET "
-	n := min(len(raw), len(get))
-	if string(raw[:n]) != get[:n] {
-		cl.transport = transportTCP
-		return true
-	}
-	if n < len(get) {
+	http, decided := ws.IsUpgradeRequest(raw)
+	if !decided {
 		return false
+	}
+	if !http {
+		cl.setTransport(transportTCP)
+		return true
 	}
 	if cl.l.s.newWSLayer == nil {
 		cl.closeNow("websocket upgrade on a listener without websocket support")
 		return false
 	}
-	cl.transport = transportWS
-	cl.layer = cl.l.s.newWSLayer(cl, cl.writeRaw)
+	cl.setTransport(transportWS)
 	return true
 }
 
@@ -210,6 +217,9 @@ func (cl *client) process(buf []byte) int {
 		body := buf[off+h.Size : off+h.Len()]
 		off += h.Len()
 		cl.l.stats.packetsIn.Add(1)
+		if cl.layer != nil {
+			cl.l.stats.wsPacketsIn.Add(1)
+		}
 		cl.handle(h, body)
 	}
 	return off
@@ -265,6 +275,9 @@ func (cl *client) buf() []byte {
 func (cl *client) write(b []byte) {
 	cl.out.B = b
 	cl.l.stats.packetsOut.Add(1)
+	if cl.layer != nil {
+		cl.l.stats.wsPacketsOut.Add(1)
+	}
 	if cl.state < stClosed {
 		cl.l.markDirty(cl)
 	}
@@ -297,16 +310,12 @@ func (cl *client) flush() {
 	b := cl.out
 	cl.out = nil
 	if cl.state < stClosed && b.Len() > 0 {
-		p := b.B
 		if cl.layer != nil {
-			framed := bytebufferpool.Get()
-			framed.B = cl.layer.AppendOutbound(framed.B, p)
-			bytebufferpool.Put(b)
-			b = framed
-			p = b.B
+			cl.l.stats.bytesOut.Add(uint64(cl.writeFramed(b.B)))
+		} else {
+			cl.l.stats.bytesOut.Add(uint64(b.Len()))
+			cl.c.Write(b.B)
 		}
-		cl.l.stats.bytesOut.Add(uint64(len(p)))
-		cl.c.Write(p)
 		if cl.state < stClosing && cl.c.OutboundBuffered() > hardLimitFactor*cl.l.s.opts.OutboundHighWater {
 			// The client reads far slower than we produce even the messages we must not drop: give up on it
 			// so memory stays bounded.
@@ -380,7 +389,7 @@ func (cl *client) violation(err error) {
 	}
 	cl.violationLogged = true
 	if ok, sup := cl.l.s.violationLog.allow(time.Now()); ok {
-		attrs := []any{"remote", cl.c.RemoteAddr().String(), "err", err.Error()}
+		attrs := []any{"remote", cl.remoteAddr().String(), "err", err.Error()}
 		if cl.s != nil {
 			attrs = append(attrs, "client_id", cl.s.id)
 		}
@@ -416,7 +425,7 @@ func (cl *client) logConn(msg string, attrs ...any) {
 	if !ok || !cl.l.s.log.Enabled(nil, slog.LevelInfo) {
 		return
 	}
-	base := []any{"remote", cl.c.RemoteAddr().String(), "protocol", cl.version.String()}
+	base := []any{"remote", cl.remoteAddr().String(), "protocol", cl.version.String()}
 	if cl.s != nil {
 		base = append(base, "client_id", cl.s.id)
 	}

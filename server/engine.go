@@ -32,10 +32,8 @@ func (e *engine) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 	l := s.loopFor(c.EventLoop())
 	cl := &client{l: l, c: c}
 	cl.t.owner = cl
-	if s.opts.WSAddr != "" && s.wsPort != 0 && localPort(c) == s.wsPort && s.wsPort != s.tcpPort {
-		l.stats.connectsWS.Add(1)
-	} else {
-		l.stats.connectsTCP.Add(1)
+	if t := s.listenerTransport(localPort(c)); t != transportSniff {
+		cl.setTransport(t)
 	}
 	if n := s.openConns.Add(1); s.opts.MaxConnections > 0 && n > int64(s.opts.MaxConnections) {
 		cl.refused = true
@@ -72,6 +70,7 @@ func (e *engine) OnClose(c gnet.Conn, err error) gnet.Action {
 		cl.sendDisconnect(codec.ServerShuttingDown, "")
 		cl.flush()
 	}
+	cl.transportClosing(e.s.stopping.Load())
 	cl.onClose(err)
 	return gnet.None
 }

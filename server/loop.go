@@ -8,6 +8,7 @@ import (
 	"github.com/panjf2000/gnet/v2"
 
 	"loopmq/codec"
+	"loopmq/server/ws"
 	"loopmq/topic"
 )
 
@@ -41,6 +42,9 @@ type loop struct {
 	staged          []stagedBatch // deliveries for other loops, by loop index, posted once per publish
 	stagedLoops     []*loop
 	retainedScratch []*message
+	wsBuf           []byte                     // WebSocket handshake responses and control frames
+	wsHdr           [ws.MaxFrameHeaderLen]byte // header of the binary frame being flushed
+	wsIov           [2][]byte                  // header and data of that frame, for one writev
 
 	stats counters
 }
