@@ -142,12 +142,6 @@ func (s *Server) Start() error {
 		}
 		return err
 	}
-	if s.opts.TCPAddr != "" {
-		s.tcpAddr, s.tcpPort = s.boundAddr(s.opts.TCPAddr)
-	}
-	if s.opts.WSAddr != "" {
-		s.wsAddr, s.wsPort = s.boundAddr(s.opts.WSAddr)
-	}
 	if s.opts.HTTPAddr != "" {
 		if err := s.startHTTP(); err != nil {
 			s.eng.Stop(context.Background())
@@ -157,6 +151,17 @@ func (s *Server) Start() error {
 	s.ready.Store(true)
 	s.log.Info("loopmq started", "tcp", s.tcpAddr, "ws", s.wsAddr, "http", s.HTTPAddr(), "version", Version)
 	return nil
+}
+
+// recordBoundAddrs learns the listeners' bound addresses. It runs in OnBoot, before any loop starts, so OnOpen
+// reads the ports without a race.
+func (s *Server) recordBoundAddrs() {
+	if s.opts.TCPAddr != "" {
+		s.tcpAddr, s.tcpPort = s.boundAddr(s.opts.TCPAddr)
+	}
+	if s.opts.WSAddr != "" {
+		s.wsAddr, s.wsPort = s.boundAddr(s.opts.WSAddr)
+	}
 }
 
 // boundAddr asks the kernel which address a listener got (port 0 picks a free port).
