@@ -62,7 +62,7 @@ func (f *fakeConn) Write(p []byte) (int, error) {
 // Peek and Discard serve the bytes queued in in, like gnet's inbound buffer.
 func (f *fakeConn) Peek(n int) ([]byte, error) { return f.in, nil }
 func (f *fakeConn) Discard(n int) (int, error) {
-	if n < 0 || n > len(f.in) {
+	if n <= 0 || n > len(f.in) { // as gnet: 0 discards everything
 		n = len(f.in)
 	}
 	f.in = f.in[n:]

@@ -66,6 +66,7 @@ type client struct {
 
 	t         timer // connect timeout, then keep alive
 	keepAlive uint16
+	want      uint32 // inbound bytes needed to complete the packet being received (TCP), 0 = unknown
 	lastSeen  int64
 
 	// MQTT 5 limits the client asked for.
@@ -100,6 +101,11 @@ func (cl *client) onTraffic() gnet.Action {
 		cl.c.Discard(-1)
 		return cl.trafficAction()
 	}
+	if cl.want > 0 && cl.layer == nil && cl.c.InboundBuffered() < int(cl.want) {
+		// A large packet is still arriving: leave it in gnet's buffer rather than re-peeking it per read.
+		cl.lastSeen = cl.l.s.tickNow()
+		return gnet.None
+	}
 	raw, _ := cl.c.Peek(-1)
 	if len(raw) == 0 {
 		return gnet.None
@@ -112,7 +118,7 @@ func (cl *client) onTraffic() gnet.Action {
 	cl.lastSeen = cl.l.s.tickNow()
 	if cl.layer == nil {
 		n := cl.process(raw)
-		cl.c.Discard(n)
+		cl.discard(n)
 		cl.l.stats.bytesIn.Add(uint64(n))
 		return cl.trafficAction()
 	}
@@ -120,17 +126,25 @@ func (cl *client) onTraffic() gnet.Action {
 	cl.l.stats.bytesIn.Add(uint64(consumed))
 	cl.l.stats.wsBytesIn.Add(uint64(consumed))
 	if err != nil {
-		cl.c.Discard(consumed)
+		cl.discard(consumed)
 		cl.closeNow("transport: " + err.Error())
 		return cl.trafficAction()
 	}
 	// data may be a view into raw: run it through the codec before discarding raw.
 	cl.feed(data)
-	cl.c.Discard(consumed)
+	cl.discard(consumed)
 	if closeConn {
 		cl.closeNow("transport closed")
 	}
 	return cl.trafficAction()
+}
+
+// discard consumes n bytes of gnet's inbound buffer. gnet treats Discard(0) as "everything", so n == 0 must not
+// reach it: a partial packet would be lost.
+func (cl *client) discard(n int) {
+	if n > 0 {
+		cl.c.Discard(n)
+	}
 }
 
 // feed runs deframed MQTT bytes through the codec, copying only a packet split across frames into carry.
@@ -170,7 +184,7 @@ func (cl *client) resumeInput() {
 	raw, _ := cl.c.Peek(-1)
 	if len(raw) > 0 {
 		n := cl.process(raw)
-		cl.c.Discard(n)
+		cl.discard(n)
 		cl.l.stats.bytesIn.Add(uint64(n))
 	}
 }
@@ -212,8 +226,12 @@ func (cl *client) process(buf []byte) int {
 			break
 		}
 		if need > 0 {
+			if h.Size > 0 {
+				cl.want = uint32(len(buf) - off + need)
+			}
 			break
 		}
+		cl.want = 0
 		body := buf[off+h.Size : off+h.Len()]
 		off += h.Len()
 		cl.l.stats.packetsIn.Add(1)

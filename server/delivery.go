@@ -98,7 +98,8 @@ func (l *loop) postBatch(ds []delivery, ids []uint32) {
 // deliver hands m to session s, which l owns (or forwards it to the loop that owns s now).
 func (l *loop) deliver(s *session, m *message, qos byte, retain bool, ids []uint32) {
 	if o := s.owner.Load(); o != l {
-		if o != nil && !s.dead {
+		// Owned elsewhere now (a resumed session moved): forward. Only the owner may look at the session.
+		if o != nil {
 			o.post(delivery{sess: s, msg: l.keep(m), qos: qos, retain: retain}, ids)
 		}
 		return
@@ -220,7 +221,23 @@ func (cl *client) sendPublish(m *message, qos byte, retain bool, packetID uint16
 	}
 	b := cl.buf()
 	start := len(b)
-	b = codec.AppendPublishForward(b, cl.version, flags, m.topic, packetID, m.props, x, m.payload)
+	// The common shape (no subscription identifiers, no alias) is encoded once per message, QoS, RETAIN and
+	// protocol family, then copied to each subscriber with its packet id patched in.
+	cacheable := len(ids) == 0 && cl.aliasMaxOut == 0
+	key := encodeKey{m: m, gen: m.gen, v5: cl.version == codec.V5, flags: flags &^ 0x08, now: l.wheel.now}
+	if c := &l.enc; cacheable && c.key == key {
+		b = append(b, c.pkt...)
+		if qos > 0 {
+			codec.SetPublishPacketID(b[start:], packetID)
+			codec.SetPublishDup(b[start:], dup)
+		}
+	} else {
+		b = codec.AppendPublishForward(b, cl.version, flags, m.topic, packetID, m.props, x, m.payload)
+		if cacheable {
+			c.key = key
+			c.pkt = append(c.pkt[:0], b[start:]...)
+		}
+	}
 	if cl.maxOut > 0 && uint32(len(b)-start) > cl.maxOut {
 		cl.out.B = b[:start]
 		l.stats.droppedTooLarge.Add(1)
@@ -258,4 +275,20 @@ func (cl *client) outboundAlias(name []byte) (alias uint16, known bool) {
 	a := uint16(len(cl.aliasesOut) + 1)
 	cl.aliasesOut[string(name)] = a
 	return a, false
+}
+
+// encodeKey identifies one encoding of a message: same message (and generation, since messages are pooled), same
+// protocol family (3.x encodings are identical), same QoS and RETAIN, and the same tick (the Message Expiry left).
+type encodeKey struct {
+	m     *message
+	gen   uint64
+	v5    bool
+	flags byte
+	now   int64
+}
+
+// encodeCache is a loop's last PUBLISH encoding.
+type encodeCache struct {
+	key encodeKey
+	pkt []byte
 }

@@ -39,6 +39,8 @@ type loop struct {
 	propBuf         []byte   // forwarded properties of view
 	encBuf          []byte
 	fwd             codec.ForwardProps
+	enc             encodeCache
+	viewGen         uint64
 	staged          []stagedBatch // deliveries for other loops, by loop index, posted once per publish
 	stagedLoops     []*loop
 	retainedScratch []*message

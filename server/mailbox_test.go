@@ -64,3 +64,35 @@ func TestOutboxOneWritePerPass(t *testing.T) {
 		t.Fatal("outbox buffer kept after the flush; idle connections must not hold one")
 	}
 }
+
+// TestEncodeOncePatchesPacketIDs: subscribers sharing one cached encoding each get their own packet id, and a v5
+// subscriber gets a v5 encoding.
+func TestEncodeOncePatchesPacketIDs(t *testing.T) {
+	bb := newBenchBroker(t, 1)
+	var got [3][]byte
+	subs := []codec.Version{codec.V311, codec.V311, codec.V5}
+	for i, v := range subs {
+		cl, fc := bb.client(0, fmt.Sprintf("s%d", i), v)
+		bb.s.index.Subscribe([]byte("t"), topicSub(cl))
+		if i == 0 {
+			cl.s.nextID = 10
+		}
+		i := i
+		bb.pass()
+		fc.onWrite = func(p []byte) { got[i] = append([]byte(nil), p...) }
+	}
+	pub, _ := bb.client(0, "p", codec.V311)
+	bb.pass()
+	pub.process([]byte{0x32, 6, 0, 1, 't', 0, 5, 'x'})
+	bb.pass()
+	want := [3][]byte{
+		{0x32, 6, 0, 1, 't', 0, 11, 'x'},
+		{0x32, 6, 0, 1, 't', 0, 1, 'x'},
+		{0x32, 7, 0, 1, 't', 0, 1, 0, 'x'},
+	}
+	for i := range want {
+		if string(got[i]) != string(want[i]) {
+			t.Fatalf("subscriber %d got % x, want % x", i, got[i], want[i])
+		}
+	}
+}

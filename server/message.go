@@ -13,6 +13,7 @@ import (
 // reference is released.
 type message struct {
 	refs atomic.Int32
+	gen  uint64 // distinguishes reuses of one pooled message (encoding caches key on it)
 	buf  []byte // owns topic, payload and props
 
 	topic   []byte
@@ -32,7 +33,10 @@ type message struct {
 	willTTL uint32
 }
 
-var messagePool = sync.Pool{New: func() any { return new(message) }}
+var (
+	messagePool = sync.Pool{New: func() any { return new(message) }}
+	messageGen  atomic.Uint64
+)
 
 // newMessage copies topic, payload and props into a pooled message with one reference.
 func newMessage(topicName, payload, props []byte, qos byte, retain bool, expireAt int64, from topic.SubscriberID) *message {
@@ -52,6 +56,7 @@ func newMessage(topicName, payload, props []byte, qos byte, retain bool, expireA
 	m.payload = b[t:p:p]
 	m.props = b[p:]
 	m.qos, m.retain, m.expireAt, m.from, m.willTTL = qos, retain, expireAt, from, 0
+	m.gen = messageGen.Add(1)
 	m.refs.Store(1)
 	return m
 }

@@ -109,3 +109,27 @@ func TestLoadOptionsFile(t *testing.T) {
 		t.Fatal("missing file accepted")
 	}
 }
+
+func TestShutdownWithoutStart(t *testing.T) {
+	s, err := New(DefaultOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Shutdown(t.Context()); err != nil {
+		t.Fatalf("Shutdown before Start: %v", err)
+	}
+}
+
+func TestStartFailsOnBusyPort(t *testing.T) {
+	a := startBroker(t, nil)
+	o := DefaultOptions()
+	o.TCPAddr, o.WSAddr, o.HTTPAddr = a.TCPAddr(), "", ""
+	b, err := New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Start(); err == nil {
+		b.Shutdown(t.Context())
+		t.Fatal("Start succeeded on a port in use")
+	}
+}

@@ -93,6 +93,8 @@ func (l *loop) viewMessage(name []byte, p *codec.Publish, from topic.SubscriberI
 		m.props = l.propBuf
 	}
 	m.qos, m.retain, m.from = p.QoS, p.Retain, from
+	l.viewGen++
+	m.gen = l.viewGen | 1<<63 // never equal to a pooled message's generation
 	m.expireAt = 0
 	if p.Props.Has(codec.PropMessageExpiry) && p.Props.MessageExpiry > 0 {
 		m.expireAt = l.wheel.now + int64(p.Props.MessageExpiry)*10

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"testing"
 	"time"
 )
@@ -102,5 +103,34 @@ func TestRulesBytes(t *testing.T) {
 				c.expect(w)
 			}
 		})
+	}
+}
+
+// TestLargePacketInPieces sends a packet near the maximum size in small writes: it is delivered whole.
+func TestLargePacketInPieces(t *testing.T) {
+	s := startBroker(t, nil)
+	sub := connected311(t, s, "sub")
+	sub.send([]byte{0x82, 6, 0, 1, 0, 1, 'L', 0})
+	sub.expect([]byte{0x90, 3, 0, 1, 0})
+	pub := connected311(t, s, "pub")
+	payload := make([]byte, 300_000)
+	for i := range payload {
+		payload[i] = byte(i)
+	}
+	rem := 3 + len(payload)
+	pkt := []byte{0x30, byte(rem) | 0x80, byte(rem>>7) | 0x80, byte(rem >> 14), 0, 1, 'L'}
+	pkt = append(pkt, payload...)
+	for i := 0; i < len(pkt); i += 7000 {
+		pub.send(pkt[i:min(i+7000, len(pkt))])
+		if i%70000 == 0 {
+			time.Sleep(time.Millisecond)
+		}
+	}
+	got, err := sub.readPacket(5 * time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, pkt) {
+		t.Fatalf("large packet differs (got %d bytes, want %d)", len(got), len(pkt))
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -123,9 +124,13 @@ func (s *Server) Start() error {
 	}
 	booted := make(chan struct{})
 	h := &engine{s: s, booted: booted}
+	loops := s.opts.EventLoops
+	if loops == 0 {
+		loops = runtime.GOMAXPROCS(0)
+	}
 	opts := []gnet.Option{
 		gnet.WithMulticore(true),
-		gnet.WithNumEventLoop(s.opts.EventLoops),
+		gnet.WithNumEventLoop(loops),
 		gnet.WithTicker(true),
 		gnet.WithReusePort(false),
 		gnet.WithReuseAddr(true),
@@ -207,6 +212,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		s.stopping.Store(true)
 		if s.httpSrv != nil {
 			s.httpSrv.Shutdown(ctx)
+		}
+		if s.eng.Validate() != nil {
+			return // never started
 		}
 		if e := s.eng.Stop(ctx); e != nil {
 			err = e
