@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
+	"golang.org/x/sys/unix"
 
 	"loopmq/codec"
 )
@@ -44,8 +45,20 @@ func (e *engine) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 	return nil, gnet.None
 }
 
+// localPort is the port the connection was accepted on. gnet reports the listener's configured address, whose
+// port is 0 when the kernel picked it, so then the socket itself is asked.
 func localPort(c gnet.Conn) int {
-	if a, ok := c.LocalAddr().(*net.TCPAddr); ok {
+	if a, ok := c.LocalAddr().(*net.TCPAddr); ok && a.Port != 0 {
+		return a.Port
+	}
+	sa, err := unix.Getsockname(c.Fd())
+	if err != nil {
+		return 0
+	}
+	switch a := sa.(type) {
+	case *unix.SockaddrInet4:
+		return a.Port
+	case *unix.SockaddrInet6:
 		return a.Port
 	}
 	return 0

@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"encoding/binary"
 	"net"
 	"net/netip"
 	"strings"
@@ -218,8 +219,11 @@ func TestWSRejections(t *testing.T) {
 	}{
 		{"text frame", frames(wstest.Frame{Fin: true, Op: gobwas.OpText, Payload: connect311("x", true)}), gobwas.StatusUnsupportedData},
 		{"unmasked frame", frames(wstest.Frame{Fin: true, Op: gobwas.OpBinary, Unmasked: true, Payload: connect311("x", true)}), gobwas.StatusProtocolError},
-		{"frame over the message bound", frames(wstest.Frame{Fin: true, Op: gobwas.OpBinary,
-			Payload: make([]byte, wsMaxMessage(1024)+1)}), gobwas.StatusMessageTooBig},
+		{"frame over the message bound", frameHeader(gobwas.OpBinary, true, wsMaxMessage(1024)+1),
+			gobwas.StatusMessageTooBig}, // the header alone is refused, before any payload
+		{"message over the bound in fragments", concat(frames(fragment(gobwas.OpBinary, false,
+			bytes.Repeat(pingreq, 50))), frameHeader(gobwas.OpContinuation, true, wsMaxMessage(1024)-99)),
+			gobwas.StatusMessageTooBig},
 		{"reserved bit", frames(wstest.Frame{Fin: true, RSV: 0x40, Op: gobwas.OpBinary, Payload: pingreq}), gobwas.StatusProtocolError},
 		{"reserved opcode", frames(wstest.Frame{Fin: true, Op: 0x3, Payload: pingreq}), gobwas.StatusProtocolError},
 		{"continuation without start", frames(fragment(gobwas.OpContinuation, true, pingreq)), gobwas.StatusProtocolError},
@@ -527,4 +531,13 @@ func codecPublish0(topic string, payload []byte) []byte {
 	b = append(b, byte(len(topic)>>8), byte(len(topic)))
 	b = append(b, topic...)
 	return append(b, payload...)
+}
+
+// frameHeader is the header of a masked client frame announcing length payload bytes (mask 0, payload not included).
+func frameHeader(op gobwas.OpCode, fin bool, length int) []byte {
+	b0 := byte(op)
+	if fin {
+		b0 |= 0x80
+	}
+	return append(binary.BigEndian.AppendUint64([]byte{b0, 0x80 | 127}, uint64(length)), 0, 0, 0, 0)
 }

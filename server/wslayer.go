@@ -31,6 +31,8 @@ type wsLayer struct {
 	state uint8
 }
 
+var errNotHTTP = errors.New("websocket listener: the first bytes are not an HTTP request")
+
 // newWSLayer creates the WebSocket layer of cl; it is Server.newWSLayer when WebSocket is enabled.
 func newWSLayer(cl *client) transportLayer {
 	// Deframer.MaxPayload bounds single frames and whole messages. A message may carry many MQTT packets
@@ -53,6 +55,11 @@ func (w *wsLayer) Inbound(raw []byte) (consumed int, mqtt []byte, closeConn bool
 		return len(raw), nil, true, nil
 	}
 	if w.state == wsHandshake {
+		if c := raw[0]; c < 'A' || c > 'Z' {
+			// Not an HTTP method (raw MQTT on a WebSocket-only listener, or noise): no HTTP answer would be read.
+			w.state = wsClosed
+			return len(raw), nil, true, errNotHTTP
+		}
 		peer := peerAddrPort(cl.c.RemoteAddr())
 		res, need, uerr := ws.Upgrade(&cl.l.s.wsCfg, raw, peer, cl.l.wsBuf[:0])
 		if need > 0 {
