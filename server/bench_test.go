@@ -77,8 +77,9 @@ func (f *fakeLoop) Close(c gnet.Conn) error {
 	return nil
 }
 
-func (f *fakeConn) Context() any       { return f.ctx }
-func (f *fakeConn) SetContext(ctx any) { f.ctx = ctx }
+func (f *fakeConn) InboundBuffered() int { return len(f.in) }
+func (f *fakeConn) Context() any         { return f.ctx }
+func (f *fakeConn) SetContext(ctx any)   { f.ctx = ctx }
 
 func (f *fakeConn) OutboundBuffered() int           { return 0 }
 func (f *fakeConn) RemoteAddr() net.Addr            { return fakeAddr }

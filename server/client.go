@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"log/slog"
 	"net"
@@ -34,9 +35,11 @@ const (
 // later). It never parses MQTT. The WebSocket layer (server/ws) plugs in through Server.newWSLayer.
 type transportLayer interface {
 	// Inbound consumes raw bytes (which it may rewrite in place, e.g. to strip frames) and returns how many it
-	// consumed and the MQTT bytes they carried, usually a view into raw. Replies of the transport itself
-	// (handshake response, pong, close frame) go through the writeRaw function the layer was created with.
-	// closeConn asks for the connection to be closed after those replies; err is a transport violation.
+	// consumed and the MQTT bytes they carried, usually a view into raw. The caller calls it again on the rest
+	// while it consumes something, so a layer may stop early (at a control frame, after a handshake). Replies of
+	// the transport itself (handshake response, pong, close frame) go through the writeRaw function the layer was
+	// created with. closeConn asks for the connection to be closed after those replies; err is a transport
+	// violation (the layer has already queued its own answer to it, e.g. a close frame).
 	Inbound(raw []byte) (consumed int, mqtt []byte, closeConn bool, err error)
 	// OutboundHeader writes into h the header that goes before the next n bytes of MQTT data (one flush worth,
 	// possibly several packets) and returns its length; ok false means the transport can carry no more data (it
@@ -122,20 +125,30 @@ func (cl *client) onTraffic() gnet.Action {
 		cl.l.stats.bytesIn.Add(uint64(n))
 		return cl.trafficAction()
 	}
-	consumed, data, closeConn, err := cl.layer.Inbound(raw)
-	cl.l.stats.bytesIn.Add(uint64(consumed))
-	cl.l.stats.wsBytesIn.Add(uint64(consumed))
-	if err != nil {
-		cl.discard(consumed)
-		cl.closeNow("transport: " + err.Error())
-		return cl.trafficAction()
+	// The layer hands over one stretch of MQTT bytes per call (a WebSocket deframer stops at each control frame);
+	// each stretch may be a view into raw, so it goes through the codec before raw is discarded.
+	off := 0
+	for off < len(raw) && cl.state < stClosing {
+		consumed, data, closeConn, err := cl.layer.Inbound(raw[off:])
+		off += consumed
+		if len(data) > 0 {
+			cl.feed(data)
+		}
+		if err != nil {
+			cl.closeNow("transport: " + err.Error())
+			break
+		}
+		if closeConn {
+			cl.closeNow("transport closed")
+			break
+		}
+		if consumed == 0 {
+			break // waiting for more bytes
+		}
 	}
-	// data may be a view into raw: run it through the codec before discarding raw.
-	cl.feed(data)
-	cl.discard(consumed)
-	if closeConn {
-		cl.closeNow("transport closed")
-	}
+	cl.l.stats.bytesIn.Add(uint64(off))
+	cl.l.stats.wsBytesIn.Add(uint64(off))
+	cl.discard(off)
 	return cl.trafficAction()
 }
 
@@ -440,7 +453,7 @@ func (cl *client) onTimer(t *timer, now int64) {
 // logConn writes the one line per connect or disconnect, sampled under floods.
 func (cl *client) logConn(msg string, attrs ...any) {
 	ok, sup := cl.l.s.connLog.allow(time.Now())
-	if !ok || !cl.l.s.log.Enabled(nil, slog.LevelInfo) {
+	if !ok || !cl.l.s.log.Enabled(context.Background(), slog.LevelInfo) {
 		return
 	}
 	base := []any{"remote", cl.remoteAddr().String(), "protocol", cl.version.String()}

@@ -10,6 +10,9 @@ import (
 	"loopmq/topic"
 )
 
+// maxOutboundAliases caps the Topic Aliases the broker assigns towards one client.
+const maxOutboundAliases = 64
+
 // assignedIDs numbers the client ids the broker assigns to clients that connect with an empty one.
 var assignedIDs atomic.Uint64
 
@@ -122,7 +125,8 @@ func (cl *client) handleConnect(h codec.FixedHeader, body []byte) {
 		if p.Props.Has(codec.PropMaximumPacketSize) {
 			cl.maxOut = p.Props.MaximumPacketSize
 		}
-		cl.aliasMaxOut = p.Props.TopicAliasMaximum
+		// Outbound aliases are capped so a client cannot make the broker keep 65535 topic names for it.
+		cl.aliasMaxOut = min(p.Props.TopicAliasMaximum, maxOutboundAliases)
 		// Reason strings only for clients that ask for them explicitly, so the default answer is the
 		// shortest one [MQTT-3.1.2-29 allows them by default; sending none is always allowed].
 		cl.problemInfo = p.Props.Has(codec.PropRequestProblemInfo) && p.Props.RequestProblemInfo == 1

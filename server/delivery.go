@@ -117,7 +117,7 @@ func (l *loop) deliver(s *session, m *message, qos byte, retain bool, ids []uint
 		if !online {
 			return // QoS 0 is not queued for offline sessions
 		}
-		if cl.outbound() >= l.s.opts.OutboundHighWater {
+		if !l.pacedDelivery && cl.outbound() >= l.s.opts.OutboundHighWater {
 			l.stats.droppedHighWater.Add(1)
 			return
 		}
@@ -191,12 +191,8 @@ func (s *session) resume(l *loop) {
 			cl.write(codec.AppendAck(cl.buf(), codec.TypePubrel, e.packetID, codec.Success, cl.version))
 			continue
 		}
-		if e.m.expired(l.wheel.now) {
-			l.stats.droppedExpired.Add(1)
-			s.removeInflight(i)
-			i--
-			continue
-		}
+		// Onward delivery already started, so an inflight message is re-sent even past its expiry
+		// [MQTT-3.3.2-5 applies to copies not yet sent].
 		if !cl.sendPublish(e.m, e.qos, e.retain, e.packetID, e.ids, true) {
 			s.removeInflight(i)
 			i--

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -242,4 +243,35 @@ func TestBlockingAuthenticatorOnWorkerPool(t *testing.T) {
 	bad := dialRaw(t, s)
 	bad.send([]byte{0x10, 0x12, 0, 4, 'M', 'Q', 'T', 'T', 4, 0x82, 0, 60, 0, 1, 'b', 0, 3, 'b', 'a', 'd'})
 	bad.expectClosed([]byte{0x20, 2, 0, 5})
+}
+
+// TestManyRetainedFlowControlled subscribes to far more retained bytes than the outbound high-water mark: every
+// retained message still arrives (batches wait for the client to read) instead of being dropped.
+func TestManyRetainedFlowControlled(t *testing.T) {
+	s := startBroker(t, func(o *Options) { o.OutboundHighWater = 64 << 10 })
+	pub := connected311(t, s, "pub")
+	const n = 2000
+	payload := strings.Repeat("r", 500)
+	for i := 0; i < n; i++ {
+		name := fmt.Sprintf("ret/%04d", i)
+		pk := codec.Publish{Topic: []byte(name), Payload: []byte(payload), Retain: true}
+		pub.send(pk.Append(nil, codec.V311))
+	}
+	pub.send([]byte{0xc0, 0})
+	pub.expect([]byte{0xd0, 0}) // all retained publishes processed
+	sub := connected311(t, s, "sub")
+	sub.send([]byte{0x82, 10, 0, 1, 0, 5, 'r', 'e', 't', '/', '#', 0})
+	sub.expect([]byte{0x90, 3, 0, 1, 0})
+	for i := 0; i < n; i++ {
+		p, err := sub.readPacket(5 * time.Second)
+		if err != nil {
+			t.Fatalf("after %d retained messages: %v", i, err)
+		}
+		if p[0] != 0x31 {
+			t.Fatalf("packet %d: % x", i, p[:8])
+		}
+		if i%200 == 0 {
+			time.Sleep(20 * time.Millisecond) // a client that reads slower than the broker writes
+		}
+	}
 }

@@ -31,22 +31,23 @@ type loop struct {
 	tickTask  gnet.RunnableFunc
 
 	// Scratch reused by every packet on this loop: decoded packets, match results, encoding.
-	pk              packets
-	matched         []topic.Subscription
-	ids             []uint32 // subscription identifiers of one delivery
-	view            message  // the PUBLISH being handled, as views into the read buffer
-	kept            *message // its pooled copy, made on first need
-	propBuf         []byte   // forwarded properties of view
-	encBuf          []byte
-	fwd             codec.ForwardProps
-	enc             encodeCache
-	viewGen         uint64
-	staged          []stagedBatch // deliveries for other loops, by loop index, posted once per publish
-	stagedLoops     []*loop
-	retainedScratch []*message
-	wsBuf           []byte                     // WebSocket handshake responses and control frames
-	wsHdr           [ws.MaxFrameHeaderLen]byte // header of the binary frame being flushed
-	wsIov           [2][]byte                  // header and data of that frame, for one writev
+	pk            packets
+	matched       []topic.Subscription
+	ids           []uint32 // subscription identifiers of one delivery
+	view          message  // the PUBLISH being handled, as views into the read buffer
+	kept          *message // its pooled copy, made on first need
+	propBuf       []byte   // forwarded properties of view
+	encBuf        []byte
+	fwd           codec.ForwardProps
+	enc           encodeCache
+	viewGen       uint64
+	staged        []stagedBatch // deliveries for other loops, by loop index, posted once per publish
+	stagedLoops   []*loop
+	waiting       []func()                   // work paused for flow control, retried at the next tick
+	pacedDelivery bool                       // the delivery being made is flow-controlled by its caller (retained messages)
+	wsBuf         []byte                     // WebSocket handshake responses and control frames
+	wsHdr         [ws.MaxFrameHeaderLen]byte // header of the binary frame being flushed
+	wsIov         [2][]byte                  // header and data of that frame, for one writev
 
 	stats counters
 }
@@ -86,12 +87,25 @@ func (l *loop) flush(context.Context) error {
 		cl.flush()
 	}
 	l.dirty = l.dirty[:0]
+	// Paused work (retained batches) resumes as soon as the writes went out, not only at the next tick.
+	l.runWaiting()
 	return nil
+}
+
+func (l *loop) runWaiting() {
+	if len(l.waiting) > 0 {
+		w := l.waiting
+		l.waiting = nil
+		for _, fn := range w {
+			fn()
+		}
+	}
 }
 
 // tick advances this loop's timing wheel; the engine's ticker posts it to every loop.
 func (l *loop) tick(context.Context) error {
 	l.wheel.advance(l.s.tickNow())
+	l.runWaiting()
 	return nil
 }
 

@@ -96,3 +96,29 @@ func TestEncodeOncePatchesPacketIDs(t *testing.T) {
 		}
 	}
 }
+
+// TestSubscriberTableRecyclesSafely: an ended session's id never resolves to the session that reuses its slot.
+func TestSubscriberTableRecyclesSafely(t *testing.T) {
+	var tb subscriberTable
+	tb.init()
+	a, b := &session{id: "a"}, &session{id: "b"}
+	tb.add(a)
+	old := a.subID
+	tb.remove(old)
+	tb.remove(old) // twice: no double free
+	tb.add(b)
+	if uint32(b.subID) != uint32(old) {
+		t.Fatalf("slot not reused: %x then %x", old, b.subID)
+	}
+	if tb.get(old) != nil {
+		t.Fatal("stale id resolved to the new session")
+	}
+	if tb.get(b.subID) != b {
+		t.Fatal("new id does not resolve")
+	}
+	c := &session{id: "c"}
+	tb.add(c)
+	if c.subID == b.subID || tb.get(c.subID) != c {
+		t.Fatal("second slot broken")
+	}
+}

@@ -90,6 +90,9 @@ type Options struct {
 	Logger *slog.Logger `yaml:"-"`
 	// Authenticator decides whether a CONNECT is accepted. Default AllowAll.
 	Authenticator Authenticator `yaml:"-"`
+
+	// testHook, when set, runs at the end of New (tests plug transport layers in with it).
+	testHook func(*Server)
 }
 
 // DefaultOptions returns the documented defaults.

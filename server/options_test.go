@@ -72,7 +72,7 @@ func TestLoadOptionsFile(t *testing.T) {
 		check func(*Options) bool
 		bad   bool
 	}{
-		{"empty file keeps defaults", "", func(o *Options) bool { return reflect.DeepEqual(*o, DefaultOptions()) }, false},
+		{"empty file keeps defaults", "", func(o *Options) bool { d := DefaultOptions(); return reflect.DeepEqual(*o, d) }, false},
 		{"fields and durations", "tcp_addr: 127.0.0.1:1999\nmax_packet_size: 4096\nconnect_timeout: 3s\nmax_session_expiry: 1h\nlog_format: json\n",
 			func(o *Options) bool {
 				return o.TCPAddr == "127.0.0.1:1999" && o.MaxPacketSize == 4096 && o.ConnectTimeout == 3*time.Second &&

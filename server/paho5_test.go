@@ -203,13 +203,14 @@ func TestPaho5PersistentSessionQueue(t *testing.T) {
 	}
 	c.Disconnect(&paho.Disconnect{})
 	pub := dialV5(t, s, &paho.Connect{ClientID: "pub", CleanStart: true})
+	// QoS 0 first: the acknowledged QoS 1 publishes after it prove it was routed before the client returns.
+	if _, err := pub.Publish(ctx5s(t), &paho.Publish{Topic: "p/x", QoS: 0, Payload: []byte("qos0")}); err != nil {
+		t.Fatal(err)
+	}
 	for i := 0; i < 5; i++ {
 		if _, err := pub.Publish(ctx5s(t), &paho.Publish{Topic: "p/x", QoS: 1, Payload: []byte{byte(i)}}); err != nil {
 			t.Fatal(err)
 		}
-	}
-	if _, err := pub.Publish(ctx5s(t), &paho.Publish{Topic: "p/x", QoS: 0, Payload: []byte("qos0")}); err != nil {
-		t.Fatal(err)
 	}
 	cp.CleanStart = false
 	c2 := dialV5(t, s, cp)

@@ -106,6 +106,9 @@ func New(opts Options) (*Server, error) {
 	s.connLog.limit = 100
 	s.violationLog.limit = 20
 	s.loops.Store(&[]*loop{})
+	if opts.testHook != nil {
+		opts.testHook(s)
+	}
 	return s, nil
 }
 

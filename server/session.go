@@ -84,45 +84,65 @@ func (t *sessionTable) shard(id []byte) *sessionShard {
 
 func (t *sessionTable) count() int { return int(t.n.Load()) }
 
-// subscriberTable maps the topic index's subscriber ids to sessions, for routing.
+// subscriberTable maps the topic index's subscriber ids to sessions, for routing. Reads are lock-free (two atomic
+// loads), since every delivery does one: an id is a slot index in its low 32 bits and the slot's generation in its
+// high 32 bits, so a recycled slot never answers for an id of an ended session.
 type subscriberTable struct {
-	shards [256]subscriberShard
-	next   atomic.Uint64
+	chunks [1 << 16]atomic.Pointer[subscriberChunk]
+	mu     sync.Mutex // guards free, next and chunk creation
+	free   []uint32
+	next   uint32
+	gens   map[uint32]uint32 // generation of recycled slots
 }
 
-type subscriberShard struct {
-	mu sync.RWMutex
-	m  map[topic.SubscriberID]*session
-	_  [32]byte
-}
+const subscriberChunkSize = 1 << 12
 
-func (t *subscriberTable) init() {
-	for i := range t.shards {
-		t.shards[i].m = make(map[topic.SubscriberID]*session)
-	}
-}
+type subscriberChunk [subscriberChunkSize]atomic.Pointer[session]
+
+func (t *subscriberTable) init() { t.gens = make(map[uint32]uint32) }
 
 func (t *subscriberTable) add(s *session) {
-	s.subID = topic.SubscriberID(t.next.Add(1))
-	sh := &t.shards[s.subID&255]
-	sh.mu.Lock()
-	sh.m[s.subID] = s
-	sh.mu.Unlock()
+	t.mu.Lock()
+	var slot uint32
+	if n := len(t.free); n > 0 {
+		slot = t.free[n-1]
+		t.free = t.free[:n-1]
+	} else {
+		slot = t.next
+		t.next++
+		if t.chunks[slot/subscriberChunkSize].Load() == nil {
+			t.chunks[slot/subscriberChunkSize].Store(new(subscriberChunk))
+		}
+	}
+	gen := t.gens[slot] + 1
+	delete(t.gens, slot)
+	t.mu.Unlock()
+	s.subID = topic.SubscriberID(uint64(gen)<<32 | uint64(slot))
+	t.chunks[slot/subscriberChunkSize].Load()[slot%subscriberChunkSize].Store(s)
 }
 
 func (t *subscriberTable) get(id topic.SubscriberID) *session {
-	sh := &t.shards[id&255]
-	sh.mu.RLock()
-	s := sh.m[id]
-	sh.mu.RUnlock()
-	return s
+	slot := uint32(id)
+	c := t.chunks[slot/subscriberChunkSize].Load()
+	if c == nil {
+		return nil
+	}
+	if s := c[slot%subscriberChunkSize].Load(); s != nil && s.subID == id {
+		return s
+	}
+	return nil
 }
 
 func (t *subscriberTable) remove(id topic.SubscriberID) {
-	sh := &t.shards[id&255]
-	sh.mu.Lock()
-	delete(sh.m, id)
-	sh.mu.Unlock()
+	slot := uint32(id)
+	s := t.get(id)
+	if s == nil || !t.chunks[slot/subscriberChunkSize].Load()[slot%subscriberChunkSize].CompareAndSwap(s, nil) {
+		return
+	}
+	t.mu.Lock()
+	t.gens[slot] = uint32(id >> 32)
+	t.free = append(t.free, slot)
+	t.mu.Unlock()
 }
 
 // newSession creates a session owned by l and registers it as a subscriber. The caller adds it to the table.

@@ -72,42 +72,62 @@ func (cl *client) handleSubscribe(h codec.FixedHeader, body []byte) {
 
 // retainedWalk is the progress of sending the retained messages matching one new subscription.
 type retainedWalk struct {
-	filter []byte
-	qos    byte
-	id     uint32
-	cursor topic.Cursor[*message]
+	filter  []byte
+	qos     byte
+	id      uint32
+	cursor  topic.Cursor[*message]
+	pending []*message // fetched from the store (one reference each), not yet delivered
+	done    bool       // the store walk is complete
 }
 
-// sendRetained delivers a batch of retained messages for w and schedules the next batch on this loop.
+// sendRetained delivers retained messages for w while the client's outbound buffer stays under half the
+// high-water mark; past it the walk parks until a later tick, so retained messages are paced by the client's
+// reading speed and never dropped as QoS 0 overflow.
 func (cl *client) sendRetained(w *retainedWalk) {
 	l := cl.l
 	s := cl.s
 	if cl.state != stConnected || s == nil || s.cl != cl {
+		w.release()
 		return
 	}
-	batch := l.retainedScratch[:0]
-	next, more := l.s.retained.Walk(w.filter, w.cursor, retainedBatch, func(_ []byte, m *message) bool {
-		batch = append(batch, m.retainRef())
-		return true
-	})
 	var ids []uint32
 	if w.id != 0 {
-		ids = l.ids[:0]
-		ids = append(ids, w.id)
-		l.ids = ids
+		ids = []uint32{w.id}
 	}
-	for i, m := range batch {
-		// A retained message sent because of a subscription has RETAIN set [MQTT-3.3.1-8].
-		l.deliver(s, m, min(w.qos, m.qos), true, ids)
+	limit := l.s.opts.OutboundHighWater / 2
+	for {
+		for len(w.pending) > 0 {
+			if cl.outbound() >= limit {
+				l.waiting = append(l.waiting, func() { cl.sendRetained(w) })
+				return
+			}
+			m := w.pending[0]
+			w.pending[0] = nil
+			w.pending = w.pending[1:]
+			// A retained message sent because of a subscription has RETAIN set [MQTT-3.3.1-8].
+			l.pacedDelivery = true
+			l.deliver(s, m, min(w.qos, m.qos), true, ids)
+			l.pacedDelivery = false
+			m.release()
+		}
+		if w.done {
+			return
+		}
+		next, more := l.s.retained.Walk(w.filter, w.cursor, retainedBatch, func(_ []byte, m *message) bool {
+			w.pending = append(w.pending, m.retainRef())
+			return true
+		})
+		w.cursor, w.done = next, !more
+	}
+}
+
+// release drops the references of messages fetched but not delivered.
+func (w *retainedWalk) release() {
+	for i, m := range w.pending {
 		m.release()
-		batch[i] = nil
+		w.pending[i] = nil
 	}
-	l.retainedScratch = batch[:0]
-	if more {
-		w.cursor = next
-		ww := *w
-		l.postTask(func() { cl.sendRetained(&ww) })
-	}
+	w.pending = nil
 }
 
 // handleUnsubscribe removes subscriptions and answers UNSUBACK (v5: 0x11 where there was none [MQTT-3.11.3]).

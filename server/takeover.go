@@ -109,7 +109,11 @@ func (l *loop) handoff(s *session) {
 		if claim != nil {
 			claim.l.postTask(func() { claim.retryClaim(s.id) })
 		}
-		if !s.dead {
+		switch {
+		case s.dead:
+		case s.cl == nil && !s.discarded:
+			s.goOffline(l) // the claimant left before it got the session: it stays here, offline
+		default:
 			s.armTimer(l)
 		}
 		return
