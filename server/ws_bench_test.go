@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -21,9 +22,11 @@ import (
 // stripped) through a large bufio.Reader so the client side stays cheap next to the broker.
 type benchClient struct {
 	net.Conn
-	isWS   bool
-	br     *bufio.Reader
-	remain int // payload bytes left in the current server frame
+	isWS     bool
+	br       *bufio.Reader
+	remain   int          // payload bytes left in the current server frame
+	got      atomic.Int64 // whole deliveries read so far
+	progress chan struct{}
 }
 
 func dialBench(b *testing.B, s *Server, isWS bool, id string) *benchClient {
@@ -114,11 +117,9 @@ func (c *benchClient) expect(b *testing.B, want []byte) {
 // acknowledges every message) and fan-out to 10 QoS 0 subscribers. 64-byte payloads, published in batches of 100
 // (one write, one WebSocket frame per batch). ns/op is per published message; msgs/s counts deliveries.
 func BenchmarkTransportThroughput(b *testing.B) {
-	s := startWSBroker(b, func(o *Options) {
-		o.OutboundHighWater = 256 << 20 // throughput, not the drop policy
-		o.MaxInflight = 65535
-		o.MaxQueuedMessages = 10_000_000
-	})
+	// Throughput, not the drop policy: a high-water mark above the run, and the publisher keeps at most benchWindow
+	// messages between itself and the slowest subscriber, below MaxQueuedMessages, so QoS 1 is never dropped.
+	s := startWSBroker(b, func(o *Options) { o.OutboundHighWater = 256 << 20 })
 	workloads := []struct {
 		name string
 		subs int
@@ -134,6 +135,9 @@ func BenchmarkTransportThroughput(b *testing.B) {
 }
 
 var benchRun int
+
+// benchWindow bounds the messages published but not yet read by every subscriber.
+const benchWindow = 900
 
 func benchThroughput(b *testing.B, s *Server, isWS bool, nsubs int, qos byte) {
 	benchRun++
@@ -163,10 +167,26 @@ func benchThroughput(b *testing.B, s *Server, isWS bool, nsubs int, qos byte) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	done := make(chan error, nsubs)
+	progress := make(chan struct{}, 1)
 	for _, c := range subs {
+		c.progress = progress
 		go func(c *benchClient) { done <- c.drain(b.N, msgLen, qos) }(c)
 	}
+	slowest := func() int64 {
+		m := subs[0].got.Load()
+		for _, c := range subs[1:] {
+			m = min(m, c.got.Load())
+		}
+		return m
+	}
 	for sent := 0; sent+batchN <= b.N; sent += batchN {
+		for int64(sent+batchN)-slowest() > benchWindow {
+			select {
+			case <-progress:
+			case <-time.After(10 * time.Second):
+				b.Fatal("subscribers stopped reading")
+			}
+		}
 		pub.SetWriteDeadline(time.Now().Add(10 * time.Second))
 		if _, err := pub.Conn.Write(framed); err != nil {
 			b.Fatal(err)
@@ -198,6 +218,11 @@ func (c *benchClient) drain(n, msgLen int, qos byte) error {
 			return err
 		}
 		got += k
+		c.got.Store(int64(got / msgLen))
+		select {
+		case c.progress <- struct{}{}:
+		default:
+		}
 		if qos == 0 {
 			continue
 		}
