@@ -253,13 +253,24 @@ func (c *benchClient) drain(n, msgLen int, qos byte) error {
 // wsFakeConn is the in-memory connection of the benchmarks with writev counted, as WebSocket flushes use it.
 type wsFakeConn struct {
 	*fakeConn
-	frames int
+	frames  int
+	capture *[]byte // when set, every byte written (Write and Writev) is appended here
+}
+
+func (f *wsFakeConn) Write(p []byte) (int, error) {
+	if f.capture != nil {
+		*f.capture = append(*f.capture, p...)
+	}
+	return f.fakeConn.Write(p)
 }
 
 func (f *wsFakeConn) Writev(bs [][]byte) (int, error) {
 	n := 0
 	for _, b := range bs {
 		n += len(b)
+		if f.capture != nil {
+			*f.capture = append(*f.capture, b...)
+		}
 	}
 	f.written += n
 	f.frames++
