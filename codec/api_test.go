@@ -23,6 +23,31 @@ func TestCheckFromClient(t *testing.T) {
 	}
 }
 
+func TestCheckPayloadFormat(t *testing.T) {
+	utf8Flag := codec.Properties{Present: 1 << codec.PropPayloadFormat, PayloadFormat: 1}
+	tests := []struct {
+		name    string
+		props   codec.Properties
+		payload string
+		want    error
+	}{
+		{"UTF-8 payload, flag 1", utf8Flag, "héllo", nil},
+		{"binary payload, flag 1", utf8Flag, "\xff\xfe", codec.ErrPayloadFormat},
+		{"binary payload, no flag", codec.Properties{}, "\xff\xfe", nil},
+		{"binary payload, flag 0", codec.Properties{Present: 1 << codec.PropPayloadFormat}, "\xff", nil},
+	}
+	for _, tt := range tests {
+		p := codec.Publish{Props: tt.props, Payload: []byte(tt.payload)}
+		if err := p.CheckPayloadFormat(); err != tt.want {
+			t.Errorf("%s: CheckPayloadFormat = %v, want %v", tt.name, err, tt.want)
+		}
+		c := codec.Connect{WillFlag: true, WillProps: tt.props, WillPayload: []byte(tt.payload)}
+		if err := c.CheckWillPayloadFormat(); err != tt.want {
+			t.Errorf("%s: CheckWillPayloadFormat = %v, want %v", tt.name, err, tt.want)
+		}
+	}
+}
+
 func TestPropertyAllowed(t *testing.T) {
 	tests := []struct {
 		id   codec.PropID
@@ -131,7 +156,8 @@ func TestEveryErrorHasAFixture(t *testing.T) {
 		codec.ErrMaximumPacketSizeZero, codec.ErrSubscriptionIDZero, codec.ErrTopicAliasZero, codec.ErrResponseTopic,
 	}
 	// Not on the wire: ErrPacketTooLarge depends on the server's limit (TestPeek), ErrWrongType on
-	// API misuse (TestDecodeWrongType), ErrSubIDFromClient on the sender (TestCheckFromClient).
+	// API misuse (TestDecodeWrongType), ErrSubIDFromClient on the sender (TestCheckFromClient),
+	// ErrPayloadFormat on the receiver's choice (TestCheckPayloadFormat).
 	for _, e := range all {
 		if e.Code == 0 || e.Rule == "" || e.Msg == "" {
 			t.Errorf("%v: incomplete error value", e)

@@ -148,6 +148,15 @@ func (p *Connect) Decode(h FixedHeader, body []byte, _ Version) error {
 	return nil
 }
 
+// CheckWillPayloadFormat is Publish.CheckPayloadFormat for the will message (§3.1.3.2.3): a server
+// that checks answers a failure with CONNACK 0x99.
+func (p *Connect) CheckWillPayloadFormat() error {
+	if !p.WillFlag {
+		return nil
+	}
+	return checkPayloadFormat(&p.WillProps, p.WillPayload)
+}
+
 // Append appends the CONNECT packet in protocol version p.Version (the v argument is ignored; a
 // Version other than V31 and V5 is written as V311).
 // The protocol name is the one that belongs to the version. Will QoS and retain are written only

@@ -21,6 +21,9 @@ type Decoder struct {
 // Decode decodes the body of the packet whose fixed header is h into the field for h.Type.
 // v is the connection's protocol version (ignored for CONNECT, which sets d.Connect.Version).
 func (d *Decoder) Decode(h FixedHeader, body []byte, v Version) error {
+	if h.Type == TypePublish { // most packets are PUBLISH: skip the jump table
+		return d.Publish.Decode(h, body, v)
+	}
 	switch h.Type {
 	case TypeConnect:
 		return d.Connect.Decode(h, body, v)

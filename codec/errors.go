@@ -60,6 +60,7 @@ var (
 var (
 	ErrTopicWildcard     = &Error{TopicNameInvalid, "MQTT-3.3.2-2", "wildcard character in a topic name"}
 	ErrTopicEmpty        = &Error{ProtocolError, "MQTT-4.7.3-1", "empty topic name (and no topic alias)"}
+	ErrPayloadFormat     = &Error{PayloadFormatInvalid, "§3.3.2.3.2", "payload format indicator 1 with a payload that is not UTF-8"}
 	ErrSubIDFromClient   = &Error{ProtocolError, "MQTT-3.3.4-6", "subscription identifier in a PUBLISH sent by a client"}
 	ErrNoSubscriptions   = &Error{ProtocolError, "MQTT-3.8.3-3", "SUBSCRIBE without a topic filter"}
 	ErrNoUnsubscriptions = &Error{ProtocolError, "MQTT-3.10.3-2", "UNSUBSCRIBE without a topic filter"}
@@ -73,7 +74,7 @@ var (
 // Acknowledgement errors.
 var (
 	ErrReasonCode = &Error{ProtocolError, "§2.4", "reason code not allowed in this packet"}
-	ErrNoReasons  = &Error{ProtocolError, "MQTT-3.9.3-1", "SUBACK or UNSUBACK without reason codes"}
+	ErrNoReasons  = &Error{ProtocolError, "§3.9.3", "SUBACK or UNSUBACK without reason codes"}
 )
 
 // Property errors (MQTT 5 §2.2.2).

@@ -79,7 +79,29 @@ func FuzzRoundTrip(f *testing.F) {
 		if enc2 := codectest.Append(nil, p2, v); !bytes.Equal(enc, enc2) {
 			t.Fatalf("encoding not stable: % x then % x", enc, enc2)
 		}
+		if pub, ok := p.(*codec.Publish); ok && v == codec.V5 {
+			checkForward(t, pub)
+		}
 	})
+}
+
+// checkForward re-encodes a decoded MQTT 5 PUBLISH the way the broker forwards it and checks that
+// the result parses, keeps every forwarded property and carries the per-subscriber ones.
+func checkForward(t *testing.T, in *codec.Publish) {
+	fwd := codec.FilterForwardProps(nil, in.Props.Raw)
+	x := &codec.ForwardProps{MessageExpiry: 9, HasMessageExpiry: true, TopicAlias: 3, SubscriptionIDs: []uint32{7}}
+	b := codec.AppendPublishForward(nil, codec.V5, in.Flags(), in.Topic, 1, fwd, x, in.Payload)
+	got, err := codectest.Parse(b, codec.V5)
+	if err != nil {
+		t.Fatalf("forwarded % x does not parse: %v", b, err)
+	}
+	out := got.(*codec.Publish)
+	want := in.Props
+	want.Present = in.Props.Present | 1<<codec.PropMessageExpiry | 1<<codec.PropTopicAlias | 1<<codec.PropSubscriptionID
+	want.MessageExpiry, want.TopicAlias, want.SubscriptionIDs = 9, 3, []uint32{7}
+	if !codectest.Equal(out.Props, want) || !bytes.Equal(out.Payload, in.Payload) || !bytes.Equal(out.Topic, in.Topic) {
+		t.Fatalf("forwarded\n%+v\nwant properties\n%+v", out, want)
+	}
 }
 
 // FuzzValidUTF8String compares the word-at-a-time validator with the obvious definition: valid

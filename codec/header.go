@@ -33,13 +33,11 @@ var requiredFlags = [16]byte{TypePubrel: 2, TypeSubscribe: 2, TypeUnsubscribe: 2
 // PUBLISH, a remaining length longer than 4 bytes, PINGREQ/PINGRESP with a body): the connection
 // cannot continue, since the packet boundary is unknown or the packet is malformed.
 func Peek(b []byte, maxPacketSize int) (h FixedHeader, need int, err error) {
-	// Fast path, small enough to inline: a short packet whose first byte is common and valid.
-	if len(b) >= 2 && b[1] < 0x80 && validFirst[b[0]] && (maxPacketSize <= 0 || int(b[1])+2 <= maxPacketSize) {
-		h = FixedHeader{Type: Type(b[0] >> 4), Flags: b[0] & 0x0f, Remaining: int(b[1]), Size: 2}
-		if need = h.Len() - len(b); need < 0 {
-			need = 0
-		}
-		return h, need, nil
+	// Fast path: a short packet whose first byte is common and valid.
+	// uint(maxPacketSize-1) is huge when maxPacketSize <= 0 (no limit), so one compare covers both.
+	if len(b) >= 2 && b[1] < 0x80 && validFirst[b[0]] && uint(b[1])+1 <= uint(maxPacketSize-1) {
+		n := int(b[1])
+		return FixedHeader{Type: Type(b[0] >> 4), Flags: b[0] & 0x0f, Remaining: n, Size: 2}, max(n+2-len(b), 0), nil
 	}
 	return peek(b, maxPacketSize)
 }

@@ -1,6 +1,9 @@
 package codec
 
-import "encoding/binary"
+import (
+	"encoding/binary"
+	"unicode/utf8"
+)
 
 // Publish is a PUBLISH packet (3.1.1 §3.3, 5.0 §3.3).
 type Publish struct {
@@ -42,9 +45,21 @@ func (p *Publish) Decode(h FixedHeader, body []byte, v Version) error {
 	if len(body) < i {
 		return ErrTruncated
 	}
-	p.Topic = body[2:i:i]
-	if err := validTopicName(p.Topic); err != nil {
-		return err
+	topic := body[2:i:i]
+	p.Topic = topic
+	// The common topic name is ASCII and at least 8 bytes long: check it here, a word at a time,
+	// rather than pay for a call; anything suspect goes to validTopicName, which says what is wrong.
+	var bad uint64 = 1
+	if len(topic) >= 8 {
+		bad = suspectBytes(binary.LittleEndian.Uint64(topic[len(topic)-8:]))
+		for t := topic; len(t) > 8; t = t[8:] {
+			bad |= suspectBytes(binary.LittleEndian.Uint64(t))
+		}
+	}
+	if bad != 0 {
+		if err := validTopicName(topic); err != nil {
+			return err
+		}
 	}
 	p.PacketID = 0
 	if p.QoS > 0 {
@@ -85,6 +100,20 @@ func (p *Publish) CheckFromClient() error {
 	return nil
 }
 
+// CheckPayloadFormat reports ErrPayloadFormat if the Payload Format Indicator says the payload is
+// UTF-8 character data and it is not well-formed UTF-8. The receiver may check this or not
+// (§3.3.2.3.2); a server that does answers with PUBACK/PUBREC or DISCONNECT 0x99.
+func (p *Publish) CheckPayloadFormat() error {
+	return checkPayloadFormat(&p.Props, p.Payload)
+}
+
+func checkPayloadFormat(props *Properties, payload []byte) error {
+	if props.Has(PropPayloadFormat) && props.PayloadFormat == 1 && !utf8.Valid(payload) {
+		return ErrPayloadFormat
+	}
+	return nil
+}
+
 // Flags returns the low nibble of the PUBLISH first byte for p's DUP, QoS and RETAIN.
 func (p *Publish) Flags() byte { return PublishFlags(p.Dup, p.QoS, p.Retain) }
 
@@ -115,8 +144,20 @@ func (p *Publish) Append(dst []byte, v Version) []byte {
 		propLen = p.Props.encodedLen(TypePublish)
 		n += varintLen(propLen) + propLen
 	}
-	dst = appendFixedHeader(dst, TypePublish, flags, n)
-	dst = appendBinary(dst, p.Topic)
+	topic := p.Topic[:min(len(p.Topic), 0xffff)] // a longer topic is cut, as appendBinary does
+	first := byte(TypePublish)<<4 | flags
+	// The fixed header and the topic length in one append (one capacity check) for the packets
+	// under 16 KiB that make up most of the traffic.
+	switch {
+	case n < 128:
+		dst = append(dst, first, byte(n), byte(len(topic)>>8), byte(len(topic)))
+	case n < 16384:
+		dst = append(dst, first, byte(n)|0x80, byte(n>>7), byte(len(topic)>>8), byte(len(topic)))
+	default:
+		dst = appendFixedHeader(dst, TypePublish, flags, n)
+		dst = append(dst, byte(len(topic)>>8), byte(len(topic)))
+	}
+	dst = append(dst, topic...)
 	if flags&0x06 != 0 {
 		dst = appendUint16(dst, p.PacketID)
 	}
@@ -126,31 +167,22 @@ func (p *Publish) Append(dst []byte, v Version) []byte {
 	return append(dst, p.Payload...)
 }
 
-const (
-	plusBits  = 0x2b2b2b2b2b2b2b2b // '+' in every byte
-	hashBits  = 0x2323232323232323 // '#' in every byte
-	zeroBytes = lowBits
-)
-
 // validTopicName checks a topic name's UTF-8 and that it has no wildcard characters. Topic names
 // are nearly always ASCII, so it looks at eight bytes at a time for any byte that is 0, '+', '#' or
 // not ASCII, and only then walks byte by byte.
 func validTopicName(b []byte) error {
 	if len(b) >= 8 {
-		var bad uint64
-		i := 0
-		for ; i+8 <= len(b); i += 8 {
-			bad |= suspectBytes(binary.LittleEndian.Uint64(b[i:]))
-		}
-		if i < len(b) { // the last, partial word: re-check the final 8 bytes
-			bad |= suspectBytes(binary.LittleEndian.Uint64(b[len(b)-8:]))
+		// The last, possibly partial word first: re-reading a few bytes is cheaper than a tail loop.
+		bad := suspectBytes(binary.LittleEndian.Uint64(b[len(b)-8:]))
+		for t := b; len(t) > 8; t = t[8:] {
+			bad |= suspectBytes(binary.LittleEndian.Uint64(t))
 		}
 		if bad == 0 {
 			return nil
 		}
 	}
 	for j, c := range b {
-		if c == '+' || c == '#' {
+		if c|0x08 == '+' { // '+' or '#': they differ only in bit 3
 			return ErrTopicWildcard
 		}
 		if c == 0 || c >= 0x80 {
@@ -166,8 +198,16 @@ func validTopicName(b []byte) error {
 	return nil
 }
 
+const (
+	plusBits = 0x2b2b2b2b2b2b2b2b // '+' in every byte
+	bit3     = 0x0808080808080808 // '#' | bit3 == '+'
+)
+
 // suspectBytes returns a non-zero value if any byte of x is 0, '+', '#' or 0x80 and above.
+// '#' (0x23) and '+' (0x2b) differ only in bit 3, so one zero-byte test on (x|bit3)^plusBits finds
+// both. The zero-byte test (y-lowBits)&^y can misfire only above a byte that really is zero or
+// not ASCII, so the result is non-zero exactly when one of those bytes is there.
 func suspectBytes(x uint64) uint64 {
-	p, h := x^plusBits, x^hashBits
-	return (x | (x-zeroBytes)&^x | (p-zeroBytes)&^p | (h-zeroBytes)&^h) & highBits
+	p := (x | bit3) ^ plusBits
+	return (x | (x-lowBits)&^x | (p-lowBits)&^p) & highBits
 }

@@ -51,6 +51,18 @@ type transportLayer interface {
 	Closing(shutdown bool)
 }
 
+// aliasState holds a v5 connection's topic aliases.
+type aliasState struct {
+	in  map[uint16][]byte // inbound: alias → topic name
+	out map[string]uint16 // outbound: topic name → alias
+}
+
+// transportState is the per-connection state of a transport layer; plain TCP connections have none.
+type transportState struct {
+	layer transportLayer
+	carry *bytebufferpool.ByteBuffer // partial MQTT packet left after deframing
+}
+
 // client is one network connection, owned by its event loop. It is kept small: an idle connected client holds
 // no buffers (the outbox is pooled and returned after each flush).
 type client struct {
@@ -61,8 +73,7 @@ type client struct {
 	version codec.Version
 
 	transport uint8
-	layer     transportLayer
-	carry     *bytebufferpool.ByteBuffer // partial MQTT packet left by the transport layer
+	tr        *transportState // nil for plain TCP
 
 	out   *bytebufferpool.ByteBuffer // bytes to write at the end of this loop pass
 	dirty bool
@@ -78,13 +89,12 @@ type client struct {
 	aliasMaxOut uint16 // client's Topic Alias Maximum: how many aliases we may use towards it
 	problemInfo bool   // Request Problem Information sent as 1: reason strings wanted
 
-	aliasesIn  map[uint16][]byte // inbound topic aliases
-	aliasesOut map[string]uint16 // outbound topic aliases
-	expiry     uint32            // Session Expiry Interval asked at CONNECT (possibly changed at DISCONNECT)
+	aliases *aliasState // topic aliases in both directions, allocated on first use
+	expiry  uint32      // Session Expiry Interval asked at CONNECT (possibly changed at DISCONNECT)
 
 	will      *message
 	willDelay uint32
-	pending   connackInfo
+	pending   *connackInfo // from CONNECT until CONNACK
 
 	normalDisconnect bool // DISCONNECT with reason 0x00 (or v3 DISCONNECT): no will
 	takenOver        bool
@@ -104,7 +114,7 @@ func (cl *client) onTraffic() gnet.Action {
 		cl.c.Discard(-1)
 		return cl.trafficAction()
 	}
-	if cl.want > 0 && cl.layer == nil && cl.c.InboundBuffered() < int(cl.want) {
+	if cl.want > 0 && cl.tr == nil && cl.c.InboundBuffered() < int(cl.want) {
 		// A large packet is still arriving: leave it in gnet's buffer rather than re-peeking it per read.
 		cl.lastSeen = cl.l.s.tickNow()
 		return gnet.None
@@ -119,7 +129,7 @@ func (cl *client) onTraffic() gnet.Action {
 		return cl.trafficAction()
 	}
 	cl.lastSeen = cl.l.s.tickNow()
-	if cl.layer == nil {
+	if cl.tr == nil {
 		n := cl.process(raw)
 		cl.discard(n)
 		cl.l.stats.bytesIn.Add(uint64(n))
@@ -129,7 +139,7 @@ func (cl *client) onTraffic() gnet.Action {
 	// each stretch may be a view into raw, so it goes through the codec before raw is discarded.
 	off := 0
 	for off < len(raw) && cl.state < stClosing {
-		consumed, data, closeConn, err := cl.layer.Inbound(raw[off:])
+		consumed, data, closeConn, err := cl.tr.layer.Inbound(raw[off:])
 		off += consumed
 		if len(data) > 0 {
 			cl.feed(data)
@@ -162,23 +172,23 @@ func (cl *client) discard(n int) {
 
 // feed runs deframed MQTT bytes through the codec, copying only a packet split across frames into carry.
 func (cl *client) feed(data []byte) {
-	if cl.carry != nil {
-		cl.carry.B = append(cl.carry.B, data...)
-		data = cl.carry.B
+	if cl.tr.carry != nil {
+		cl.tr.carry.B = append(cl.tr.carry.B, data...)
+		data = cl.tr.carry.B
 	}
 	n := cl.process(data)
 	rest := data[n:]
 	switch {
 	case len(rest) == 0:
-		if cl.carry != nil {
-			bytebufferpool.Put(cl.carry)
-			cl.carry = nil
+		if cl.tr.carry != nil {
+			bytebufferpool.Put(cl.tr.carry)
+			cl.tr.carry = nil
 		}
-	case cl.carry == nil:
-		cl.carry = bytebufferpool.Get()
-		cl.carry.B = append(cl.carry.B[:0], rest...)
+	case cl.tr.carry == nil:
+		cl.tr.carry = bytebufferpool.Get()
+		cl.tr.carry.B = append(cl.tr.carry.B[:0], rest...)
 	default: // rest is the tail of carry: move it to the front
-		cl.carry.B = cl.carry.B[:copy(cl.carry.B, rest)]
+		cl.tr.carry.B = cl.tr.carry.B[:copy(cl.tr.carry.B, rest)]
 	}
 }
 
@@ -188,8 +198,8 @@ func (cl *client) resumeInput() {
 	if cl.state != stConnected {
 		return
 	}
-	if cl.layer != nil {
-		if cl.carry != nil {
+	if cl.tr != nil {
+		if cl.tr.carry != nil {
 			cl.feed(nil)
 		}
 		return
@@ -248,7 +258,7 @@ func (cl *client) process(buf []byte) int {
 		body := buf[off+h.Size : off+h.Len()]
 		off += h.Len()
 		cl.l.stats.packetsIn.Add(1)
-		if cl.layer != nil {
+		if cl.tr != nil {
 			cl.l.stats.wsPacketsIn.Add(1)
 		}
 		cl.handle(h, body)
@@ -306,7 +316,7 @@ func (cl *client) buf() []byte {
 func (cl *client) write(b []byte) {
 	cl.out.B = b
 	cl.l.stats.packetsOut.Add(1)
-	if cl.layer != nil {
+	if cl.tr != nil {
 		cl.l.stats.wsPacketsOut.Add(1)
 	}
 	if cl.state < stClosed {
@@ -341,7 +351,7 @@ func (cl *client) flush() {
 	b := cl.out
 	cl.out = nil
 	if cl.state < stClosed && b.Len() > 0 {
-		if cl.layer != nil {
+		if cl.tr != nil {
 			cl.l.stats.bytesOut.Add(uint64(cl.writeFramed(b.B)))
 		} else {
 			cl.l.stats.bytesOut.Add(uint64(b.Len()))

@@ -137,7 +137,7 @@ func (cl *client) handleConnect(h codec.FixedHeader, body []byte) {
 	if max := uint32(s.opts.MaxSessionExpiry / time.Second); max > 0 && cl.expiry > max {
 		cl.expiry = max
 	}
-	cl.pending = connackInfo{assigned: assigned, serverKeepAlive: serverKeepAlive, assignedID: id,
+	cl.pending = &connackInfo{assigned: assigned, serverKeepAlive: serverKeepAlive, assignedID: id,
 		expiryChanged: p.Version == codec.V5 && cl.expiry != p.Props.SessionExpiry, cleanStart: p.CleanStart}
 
 	info := ConnectInfo{
@@ -227,21 +227,23 @@ func (cl *client) sendConnack(present bool) {
 		p.Set(codec.PropWildcardSubAvailable)
 		p.Set(codec.PropSubIDAvailable)
 		p.Set(codec.PropSharedSubAvailable)
-		if cl.pending.assigned {
-			p.AssignedClientID = []byte(cl.pending.assignedID)
-			p.Set(codec.PropAssignedClientID)
-		}
-		if cl.pending.serverKeepAlive {
-			p.ServerKeepAlive = cl.keepAlive
-			p.Set(codec.PropServerKeepAlive)
-		}
-		if cl.pending.expiryChanged {
-			p.SessionExpiry = cl.expiry
-			p.Set(codec.PropSessionExpiry)
+		if pc := cl.pending; pc != nil {
+			if pc.assigned {
+				p.AssignedClientID = []byte(pc.assignedID)
+				p.Set(codec.PropAssignedClientID)
+			}
+			if pc.serverKeepAlive {
+				p.ServerKeepAlive = cl.keepAlive
+				p.Set(codec.PropServerKeepAlive)
+			}
+			if pc.expiryChanged {
+				p.SessionExpiry = cl.expiry
+				p.Set(codec.PropSessionExpiry)
+			}
 		}
 	}
 	cl.write(ack.Append(cl.buf(), cl.version))
-	cl.pending = connackInfo{}
+	cl.pending = nil
 }
 
 // refuse answers CONNECT with an error CONNACK (v3 return code or v5 reason) and closes [MQTT-3.2.2-7].

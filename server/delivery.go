@@ -124,6 +124,7 @@ func (l *loop) deliver(s *session, m *message, qos byte, retain bool, ids []uint
 		cl.sendPublish(m, 0, retain, 0, ids, false)
 		return
 	}
+	s.ensureFlow()
 	e := outMsg{m: l.keep(m), qos: qos, retain: retain}
 	if len(ids) > 0 {
 		e.ids = append([]uint32(nil), ids...)
@@ -160,7 +161,7 @@ func (s *session) sendNew(cl *client, e outMsg) {
 // pump moves queued messages into the inflight window while there is room.
 func (s *session) pump(l *loop) {
 	cl := s.cl
-	if cl == nil || cl.state != stConnected {
+	if cl == nil || cl.state != stConnected || s.flow == nil {
 		return
 	}
 	n := 0
@@ -184,6 +185,9 @@ func (s *session) pump(l *loop) {
 // resume re-sends the inflight window of a resumed session, PUBLISH with DUP or PUBREL [MQTT-4.4.0-1], then
 // continues with the queue.
 func (s *session) resume(l *loop) {
+	if s.flow == nil {
+		return
+	}
 	cl := s.cl
 	for i := 0; i < len(s.inflight); i++ {
 		e := &s.inflight[i]
@@ -259,17 +263,22 @@ func (cl *client) sendPublish(m *message, qos byte, retain bool, packetID uint16
 // and later messages on them carry an empty topic name [MQTT-3.3.2-10]. known reports that the client already
 // has the mapping.
 func (cl *client) outboundAlias(name []byte) (alias uint16, known bool) {
-	if a, ok := cl.aliasesOut[string(name)]; ok {
+	if cl.aliases == nil {
+		cl.aliases = &aliasState{}
+	}
+	out := cl.aliases.out
+	if a, ok := out[string(name)]; ok {
 		return a, true
 	}
-	if len(cl.aliasesOut) >= int(cl.aliasMaxOut) || len(name) < 4 {
+	if len(out) >= int(cl.aliasMaxOut) || len(name) < 4 {
 		return 0, false
 	}
-	if cl.aliasesOut == nil {
-		cl.aliasesOut = make(map[string]uint16)
+	if out == nil {
+		out = make(map[string]uint16)
+		cl.aliases.out = out
 	}
-	a := uint16(len(cl.aliasesOut) + 1)
-	cl.aliasesOut[string(name)] = a
+	a := uint16(len(out) + 1)
+	out[string(name)] = a
 	return a, false
 }
 

@@ -47,9 +47,9 @@ func (cl *client) onClose(err error) {
 	if cl.out != nil {
 		cl.flushDiscard()
 	}
-	if cl.carry != nil {
-		cl.carry.Reset()
-		cl.carry = nil
+	if cl.tr != nil && cl.tr.carry != nil {
+		bytebufferpool.Put(cl.tr.carry)
+		cl.tr.carry = nil
 	}
 	l := cl.l
 	l.s.openConns.Add(-1)
@@ -70,7 +70,7 @@ func (cl *client) onClose(err error) {
 	l.s.connected.Add(-1)
 	cl.logConn("client disconnected", "reason", cl.reason)
 	s.cl = nil
-	cl.aliasesIn, cl.aliasesOut = nil, nil
+	cl.aliases = nil
 	will := cl.will
 	cl.will = nil
 	if cl.normalDisconnect && will != nil {
@@ -114,7 +114,7 @@ func (s *session) goOffline(l *loop) {
 
 // dropClaim withdraws a waiting connection's claim on a session.
 func (cl *client) dropClaim() {
-	if cl.pending.assignedID == "" {
+	if cl.pending == nil {
 		return
 	}
 	sh := cl.l.s.sessions.shard([]byte(cl.pending.assignedID))

@@ -20,7 +20,7 @@ type engine struct {
 // OnBoot records the engine so the server can stop it and look up its listeners.
 func (e *engine) OnBoot(eng gnet.Engine) gnet.Action {
 	e.s.eng = eng
-	e.s.recordBoundAddrs()
+	e.s.recordAddrs()
 	close(e.booted)
 	return gnet.None
 }

@@ -60,7 +60,13 @@ type rawConn struct {
 // dialRaw opens a TCP connection to s.
 func dialRaw(t testing.TB, s *Server) *rawConn {
 	t.Helper()
-	c, err := net.DialTimeout("tcp", s.TCPAddr(), 5*time.Second)
+	return dialRawAddr(t, s.TCPAddr())
+}
+
+// dialRawAddr opens a TCP connection to addr.
+func dialRawAddr(t testing.TB, addr string) *rawConn {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
 	if err != nil {
 		t.Fatalf("dial: %v", err)
 	}

@@ -31,12 +31,15 @@ func (cl *client) handlePublish(h codec.FixedHeader, body []byte) {
 				cl.fail(codec.TopicAliasInvalid, "topic alias out of range [MQTT-3.3.2-9]")
 				return
 			}
+			if cl.aliases == nil {
+				cl.aliases = &aliasState{}
+			}
 			if len(name) > 0 {
-				if cl.aliasesIn == nil {
-					cl.aliasesIn = make(map[uint16][]byte)
+				if cl.aliases.in == nil {
+					cl.aliases.in = make(map[uint16][]byte)
 				}
-				cl.aliasesIn[a] = append(cl.aliasesIn[a][:0], name...)
-			} else if name = cl.aliasesIn[a]; name == nil {
+				cl.aliases.in[a] = append(cl.aliases.in[a][:0], name...)
+			} else if name = cl.aliases.in[a]; name == nil {
 				cl.fail(codec.ProtocolError, "unknown topic alias [MQTT-3.3.4-?]")
 				return
 			}
@@ -45,6 +48,7 @@ func (cl *client) handlePublish(h codec.FixedHeader, body []byte) {
 
 	// QoS 2: a re-sent PUBLISH with an id not yet released is acknowledged again, not delivered again [MQTT-4.3.3].
 	if p.QoS == 2 {
+		s.ensureFlow()
 		for _, id := range s.inQoS2 {
 			if id == p.PacketID {
 				cl.write(codec.AppendAck(cl.buf(), codec.TypePubrec, p.PacketID, codec.Success, cl.version))
@@ -158,6 +162,7 @@ func (cl *client) handleAck(h codec.FixedHeader, body []byte) {
 		return
 	}
 	s := cl.s
+	s.ensureFlow()
 	switch h.Type {
 	case codec.TypePuback:
 		if i := s.findInflight(a.PacketID, 1); i >= 0 {

@@ -161,9 +161,9 @@ func (s *Server) Start() error {
 	return nil
 }
 
-// recordBoundAddrs learns the listeners' bound addresses. It runs in OnBoot, before any loop starts, so OnOpen
-// reads the ports without a race.
-func (s *Server) recordBoundAddrs() {
+// recordAddrs learns the bound listener addresses; it runs in OnBoot, before any event loop starts, so the loops
+// read them without synchronisation.
+func (s *Server) recordAddrs() {
 	if s.opts.TCPAddr != "" {
 		s.tcpAddr, s.tcpPort = s.boundAddr(s.opts.TCPAddr)
 	}

@@ -34,11 +34,9 @@ type session struct {
 	expiry  uint32 // Session Expiry Interval in seconds; neverExpire for "never"
 	filters map[string]topic.Options
 
-	inflight []outMsg // sent, not yet acknowledged (in send order)
-	queue    []outMsg // waiting for room in the inflight window or for the client to come back
-	nextID   uint16
-
-	inQoS2 []uint16 // QoS 2 packet ids received and not yet released by PUBREL
+	// flow holds the QoS 1/2 state, allocated on first use so an idle QoS 0 session does not carry it.
+	*flow
+	nextID uint16
 
 	will      *message // pending will of the last connection, waiting for its delay
 	willAt    int64    // tick at which the pending will is published
@@ -46,6 +44,20 @@ type session struct {
 	t         timer    // will delay and session expiry
 	dead      bool     // ended: no more deliveries
 	takenOver bool     // its connection was displaced by a new one
+}
+
+// flow is a session's QoS 1 and 2 state.
+type flow struct {
+	inflight []outMsg // sent, not yet acknowledged (in send order)
+	queue    []outMsg // waiting for room in the inflight window or for the client to come back
+	inQoS2   []uint16 // QoS 2 packet ids received and not yet released by PUBREL
+}
+
+// ensureFlow allocates the QoS 1/2 state before its first use.
+func (s *session) ensureFlow() {
+	if s.flow == nil {
+		s.flow = new(flow)
+	}
 }
 
 // outMsg is one outbound QoS 1 or 2 message of a session, queued or inflight.
@@ -162,6 +174,9 @@ func (s *session) nextPacketID() uint16 {
 			s.nextID = 1
 		}
 		free := true
+		if s.flow == nil {
+			return s.nextID
+		}
 		for i := range s.inflight {
 			if s.inflight[i].packetID == s.nextID {
 				free = false
@@ -197,13 +212,15 @@ func (l *loop) endSession(s *session) {
 	}
 	s.filters = nil
 	l.s.subs.remove(s.subID)
-	for i := range s.inflight {
-		s.inflight[i].m.release()
+	if f := s.flow; f != nil {
+		for i := range f.inflight {
+			f.inflight[i].m.release()
+		}
+		for i := range f.queue {
+			f.queue[i].m.release()
+		}
+		s.flow = nil
 	}
-	for i := range s.queue {
-		s.queue[i].m.release()
-	}
-	s.inflight, s.queue, s.inQoS2 = nil, nil, nil
 	if w := s.will; w != nil {
 		s.will = nil
 		l.publishWill(w)

@@ -32,7 +32,7 @@ func (cl *client) setTransport(t uint8) {
 	cl.transport = t
 	s := cl.l.s
 	if t == transportWS {
-		cl.layer = s.newWSLayer(cl)
+		cl.tr = &transportState{layer: s.newWSLayer(cl)}
 		cl.l.stats.connectsWS.Add(1)
 		s.openWS.Add(1)
 		return
@@ -47,7 +47,7 @@ func (cl *client) transportClosing(shutdown bool) {
 	switch cl.transport {
 	case transportWS:
 		if cl.state < stClosed {
-			cl.layer.Closing(shutdown)
+			cl.tr.layer.Closing(shutdown)
 		}
 		cl.l.s.openWS.Add(-1)
 	case transportTCP:
@@ -59,8 +59,8 @@ func (cl *client) transportClosing(shutdown bool) {
 // remoteAddr is the client's address as logs, metrics and the Authenticator see it: the one a trusted proxy
 // named for a WebSocket connection, else the TCP peer.
 func (cl *client) remoteAddr() net.Addr {
-	if cl.layer != nil {
-		if a := cl.layer.ClientAddr(); a != nil {
+	if cl.tr != nil {
+		if a := cl.tr.layer.ClientAddr(); a != nil {
 			return a
 		}
 	}

@@ -17,7 +17,6 @@ type timerOwner interface {
 type timer struct {
 	prev, next *timer
 	at         int64 // tick at which it fires
-	kind       uint8
 	owner      timerOwner
 }
 

@@ -285,7 +285,7 @@ func wsBenchClient(bb *benchBroker, i int, id string) (*client, *wsFakeConn) {
 	cl.t.owner = cl
 	fc.SetContext(cl)
 	cl.setTransport(transportWS)
-	cl.layer.(*wsLayer).state = wsOpen
+	cl.tr.layer.(*wsLayer).state = wsOpen
 	cl.attach(l.newSession(id), false)
 	return cl, fc
 }

@@ -161,7 +161,7 @@ func (w *wsLayer) send(p []byte) {
 // then p itself, so the outbox is never copied. It returns the bytes written, 0 when the frame was dropped.
 func (cl *client) writeFramed(p []byte) int {
 	l := cl.l
-	k, ok := cl.layer.OutboundHeader(&l.wsHdr, len(p))
+	k, ok := cl.tr.layer.OutboundHeader(&l.wsHdr, len(p))
 	if !ok {
 		return 0
 	}

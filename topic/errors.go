@@ -24,7 +24,7 @@ const (
 // Errors for topic names (PUBLISH, Will topic).
 var (
 	ErrNameEmpty    = &Error{ReasonTopicNameInvalid, "MQTT-4.7.3-1", "topic name is empty"}
-	ErrNameTooLong  = &Error{ReasonTopicNameInvalid, "MQTT-1.5.4-1", "topic name is longer than 65535 bytes"}
+	ErrNameTooLong  = &Error{ReasonTopicNameInvalid, "§1.5.4", "topic name is longer than 65535 bytes"}
 	ErrNameWildcard = &Error{ReasonTopicNameInvalid, "MQTT-3.3.2-2", "topic name contains a wildcard character"}
 	ErrNameUTF8     = &Error{ReasonTopicNameInvalid, "MQTT-1.5.4-1", "topic name is not well-formed UTF-8"}
 	ErrNameNull     = &Error{ReasonTopicNameInvalid, "MQTT-1.5.4-2", "topic name contains U+0000"}
@@ -33,7 +33,7 @@ var (
 // Errors for topic filters (SUBSCRIBE, UNSUBSCRIBE).
 var (
 	ErrFilterEmpty      = &Error{ReasonTopicFilterInvalid, "MQTT-4.7.3-1", "topic filter is empty"}
-	ErrFilterTooLong    = &Error{ReasonTopicFilterInvalid, "MQTT-1.5.4-1", "topic filter is longer than 65535 bytes"}
+	ErrFilterTooLong    = &Error{ReasonTopicFilterInvalid, "§1.5.4", "topic filter is longer than 65535 bytes"}
 	ErrFilterUTF8       = &Error{ReasonTopicFilterInvalid, "MQTT-1.5.4-1", "topic filter is not well-formed UTF-8"}
 	ErrFilterNull       = &Error{ReasonTopicFilterInvalid, "MQTT-1.5.4-2", "topic filter contains U+0000"}
 	ErrFilterMultiWild  = &Error{ReasonTopicFilterInvalid, "MQTT-4.7.1-1", "'#' must be the last character and occupy a whole level"}

@@ -30,9 +30,9 @@ type Index struct {
 // exactShard is one part of the map of filters without wildcards.
 type exactShard struct {
 	mu     sync.RWMutex
-	subs   map[string]subList  // filter → ordinary subscriptions
-	groups map[string]groupSet // filter → shared groups; nil until the first shared subscription
-	_      [64 - 24 - 16]byte  // keep shards on separate cache lines
+	subs   map[string]exactSubs // filter → ordinary subscriptions
+	groups map[string]groupSet  // filter → shared groups; nil until the first shared subscription
+	_      [64 - 24 - 16]byte   // keep shards on separate cache lines
 }
 
 // stripe is one part of the wildcard trie.
@@ -120,15 +120,17 @@ func (x *Index) Unsubscribe(filter []byte, id SubscriberID) (existed bool) {
 // Each shared group whose filter matches contributes one member, chosen round-robin among those for which skip
 // returns false (skip may be nil); such entries have Shared set. A subscriber with several matching filters gets
 // several entries: use SortBySubscriber and NextDelivery to turn them into one delivery each [MQTT-3.3.4-2, -3].
-// Filters that begin with a wildcard do not match names that begin with '$' [MQTT-4.7.2-1]. Ordinary
-// subscriptions whose subscriber skip rejects are left out as well.
+// Filters that begin with a wildcard do not match names that begin with '$' [MQTT-4.7.2-1]. skip only steers the
+// choice within shared groups: ordinary subscriptions are always returned, since an offline persistent session
+// must still queue what it subscribed to. Entries are not filtered by No Local: the broker drops those of the
+// publishing session whose Opts.NoLocal() is set [MQTT-3.8.3-3] before grouping them with NextDelivery.
 //
 // topic must be a valid topic name (see ValidateName). Match does not allocate when dst has room for the result.
 func (x *Index) Match(topic []byte, dst []Subscription, skip func(SubscriberID) bool) []Subscription {
 	sh := &x.exact[maphash.Bytes(x.seed, topic)&(exactShards-1)]
 	sh.mu.RLock()
-	if l, ok := sh.subs[string(topic)]; ok {
-		dst = l.appendTo(dst, skip)
+	if e, ok := sh.subs[string(topic)]; ok {
+		dst = e.appendTo(dst)
 	}
 	if len(sh.groups) > 0 {
 		dst = sh.groups[string(topic)].pickAll(dst, skip)
@@ -180,7 +182,7 @@ func (n *node) match(rest []byte, more bool, dst []Subscription, skip func(Subsc
 
 // appendAll appends the node's own subscriptions and one member of each of its groups.
 func (n *node) appendAll(dst []Subscription, skip func(SubscriberID) bool) []Subscription {
-	dst = n.subs.appendTo(dst, skip)
+	dst = n.subs.appendTo(dst)
 	return n.groups.pickAll(dst, skip)
 }
 
@@ -203,11 +205,16 @@ func (sh *exactShard) set(f, group []byte, shared bool, s Subscription) (existed
 		return existed
 	}
 	if sh.subs == nil {
-		sh.subs = make(map[string]subList)
+		sh.subs = make(map[string]exactSubs)
 	}
-	l := sh.subs[string(f)]
-	existed = l.set(s)
-	sh.subs[string(f)] = l
+	e, ok := sh.subs[string(f)]
+	if !ok {
+		s.Shared = false
+		sh.subs[string(f)] = exactSubs{one: s}
+		return false
+	}
+	existed = e.set(s)
+	sh.subs[string(f)] = e
 	return existed
 }
 
@@ -227,16 +234,18 @@ func (sh *exactShard) remove(f, group []byte, shared bool, id SubscriberID) bool
 		}
 		return true
 	}
-	l, ok := sh.subs[string(f)]
-	if !ok || !l.remove(id) {
+	e, ok := sh.subs[string(f)]
+	if !ok {
 		return false
 	}
-	if len(l.subs) == 0 {
+	removed, empty := e.remove(id)
+	switch {
+	case empty:
 		delete(sh.subs, string(f))
-	} else {
-		sh.subs[string(f)] = l
+	case removed:
+		sh.subs[string(f)] = e
 	}
-	return true
+	return removed
 }
 
 // stripeFor returns the stripe of the wildcard filter f and the levels to insert below its root: the whole

@@ -268,14 +268,20 @@ func TestDollarTopicsNotMatchedByLeadingWildcard(t *testing.T) {
 	}
 }
 
-func TestMatchSkipsOrdinarySubscribers(t *testing.T) {
+func TestSkipDoesNotDropOrdinarySubscribers(t *testing.T) {
 	x := New()
 	x.Subscribe([]byte("a/b"), sub(1, 0))
 	x.Subscribe([]byte("a/+"), sub(2, 0))
 	x.Subscribe([]byte("#"), sub(3, 0))
-	got := ids(x.Match([]byte("a/b"), nil, func(id SubscriberID) bool { return id == 2 }))
-	if !slices.Equal(got, []SubscriberID{1, 3}) {
-		t.Fatalf("Match with skip = %v, want [1 3]", got)
+	x.Subscribe([]byte("$share/g/a/b"), sub(2, 0))
+	x.Subscribe([]byte("$share/g/a/b"), sub(4, 0))
+	// An offline persistent session still gets its ordinary subscriptions (to queue); only the shared group
+	// passes over it.
+	for i := 0; i < 4; i++ {
+		got := ids(x.Match([]byte("a/b"), nil, func(id SubscriberID) bool { return id == 2 }))
+		if !slices.Equal(got, []SubscriberID{1, 2, 3, 4}) {
+			t.Fatalf("Match with skip = %v, want [1 2 3 4]", got)
+		}
 	}
 }
 

@@ -123,5 +123,7 @@ func BenchmarkMochiBytesPerExactSubscription(b *testing.B) {
 		after := heapAfterGC()
 		b.ReportMetric(float64(after-before)/n, "B/sub")
 		runtime.KeepAlive(x)
+		runtime.KeepAlive(filters)
+		runtime.KeepAlive(ids)
 	}
 }

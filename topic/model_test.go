@@ -3,6 +3,7 @@ package topic
 import (
 	"cmp"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -79,11 +80,7 @@ func (m *model) check(topic string, got []Subscription, skip func(SubscriberID) 
 	var want, gotPlain []Subscription
 	for f, subs := range m.plain {
 		if refMatch(f, topic) {
-			for _, s := range subs {
-				if skip == nil || !skip(s.Subscriber) {
-					want = append(want, s)
-				}
-			}
+			want = slices.AppendSeq(want, maps.Values(subs))
 		}
 	}
 	groups := 0

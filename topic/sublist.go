@@ -84,17 +84,57 @@ func (l *subList) remove(id SubscriberID) bool {
 	return true
 }
 
-// appendTo appends every entry to dst, skipping those whose subscriber skip rejects when skip is non-nil.
-func (l *subList) appendTo(dst []Subscription, skip func(SubscriberID) bool) []Subscription {
-	if skip == nil {
-		return append(dst, l.subs...)
+// appendTo appends every entry to dst.
+func (l *subList) appendTo(dst []Subscription) []Subscription {
+	return append(dst, l.subs...)
+}
+
+// exactSubs is the value of the exact-filter map. Nearly every exact filter (a device's own command topic) has
+// one subscriber: it is kept inline, which saves an allocation and a cache miss per Match and keeps an exact
+// subscription well under 150 bytes. A map entry always holds at least one subscriber.
+type exactSubs struct {
+	one  Subscription // the only subscriber, while list is nil
+	list *subList     // every subscriber, once there are two or more
+}
+
+// set adds s or replaces the options of its subscriber's entry, and reports whether one existed.
+func (e *exactSubs) set(s Subscription) (existed bool) {
+	s.Shared = false
+	if e.list != nil {
+		return e.list.set(s)
 	}
-	for _, s := range l.subs {
-		if !skip(s.Subscriber) {
-			dst = append(dst, s)
+	if e.one.Subscriber == s.Subscriber {
+		e.one = s
+		return true
+	}
+	e.list = &subList{subs: []Subscription{e.one, s}}
+	e.one = Subscription{}
+	return false
+}
+
+// remove deletes id's entry; empty reports that no subscriber is left and the map entry must go.
+func (e *exactSubs) remove(id SubscriberID) (removed, empty bool) {
+	if e.list == nil {
+		if e.one.Subscriber != id {
+			return false, false
 		}
+		return true, true
 	}
-	return dst
+	if !e.list.remove(id) {
+		return false, false
+	}
+	if len(e.list.subs) == 1 {
+		e.one, e.list = e.list.subs[0], nil
+	}
+	return true, false
+}
+
+// appendTo appends every subscription to dst.
+func (e *exactSubs) appendTo(dst []Subscription) []Subscription {
+	if e.list != nil {
+		return e.list.appendTo(dst)
+	}
+	return append(dst, e.one)
 }
 
 // group is one shared subscription group: the members of "$share/{name}/{filter}" for one filter. Groups with the

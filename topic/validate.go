@@ -180,7 +180,7 @@ func Matches(filter, name []byte) bool {
 			if fMore == nMore {
 				return true
 			}
-			// The name ended first: "sport/#" matches "sport" [MQTT-4.7.1-2 example].
+			// The name ended first: "sport/#" matches "sport" (§4.7.1.2).
 			return !nMore && bytes.Equal(fRest, []byte("#"))
 		}
 		filter, name = fRest, nRest

@@ -126,7 +126,7 @@ var connectFixtures = []Fixture{
 		Raw: pkt(0x10, str("MQTT"), 5, 0x01, u16(60), props(), str("c")), Err: codec.ErrConnectReservedFlag},
 	{Name: "connect will QoS without will flag", Rule: "MQTT-3.1.2-13", Version: v311,
 		Raw: pkt(0x10, str("MQTT"), 4, 0x0A, u16(60), str("c")), Err: codec.ErrWillFlags},
-	{Name: "connect will retain without will flag", Rule: "MQTT-3.1.2-15", Version: v5,
+	{Name: "connect will retain without will flag", Rule: "MQTT-3.1.2-13", Version: v5,
 		Raw: pkt(0x10, str("MQTT"), 5, 0x22, u16(60), props(), str("c")), Err: codec.ErrWillFlags},
 	{Name: "connect will QoS 3", Rule: "MQTT-3.1.2-14", Version: v311,
 		Raw: pkt(0x10, str("MQTT"), 4, 0x1E, u16(60), str("c"), str("w"), str("m")), Err: codec.ErrWillQoS3},
