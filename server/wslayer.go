@@ -35,13 +35,13 @@ var errNotHTTP = errors.New("websocket listener: the first bytes are not an HTTP
 
 // newWSLayer creates the WebSocket layer of cl; it is Server.newWSLayer when WebSocket is enabled.
 func newWSLayer(cl *client) transportLayer {
-	// Deframer.MaxPayload bounds single frames and whole messages. A message may carry many MQTT packets
-	// (MQTT.js and paho send one packet per message, but nothing requires it), so the bound is generous:
-	// 64 × MaxPacketSize, floored at 16 MiB. Packets are still checked one by one against MaxPacketSize by the codec.
 	return &wsLayer{cl: cl, d: ws.Deframer{MaxPayload: cl.l.s.wsMaxMessage}}
 }
 
-// wsMaxMessage is the Deframer bound for a broker whose packets may be up to maxPacket bytes.
+// wsMaxMessage is the Deframer bound (on single frames and on whole messages) for a broker whose packets may be up
+// to maxPacket bytes. A message may carry many MQTT packets (MQTT.js and paho send one packet per message, but
+// nothing requires it [MQTT-6.0]), so the bound is generous: 64 × maxPacket, at least 16 MiB. The codec still
+// refuses each packet over MaxPacketSize from its fixed header, as over TCP.
 func wsMaxMessage(maxPacket int) int {
 	return max(64*maxPacket, 16<<20)
 }
