@@ -272,3 +272,59 @@ func BenchmarkLoopbackQoS0(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkReadPath measures the read path alone: PINGREQ and a PUBLISH nobody subscribed to, decoded and
+// answered on an in-memory connection.
+func BenchmarkReadPath(b *testing.B) {
+	for _, tc := range []struct {
+		name string
+		v    codec.Version
+		pkt  []byte
+	}{
+		{"pingreq", codec.V311, []byte{0xc0, 0}},
+		{"publish-qos0-unrouted", codec.V311, []byte{0x30, 0x0b, 0, 4, 'n', 'o', '/', 'b', 'o', 'd', 'y', '!', '!'}},
+		{"publish-qos1-v5-props", codec.V5, func() []byte {
+			p := codec.Publish{Topic: []byte("no/body"), QoS: 1, PacketID: 7, Payload: make([]byte, 64)}
+			p.Props.ContentType = []byte("text/plain")
+			p.Props.Set(codec.PropContentType)
+			p.Props.User = []codec.UserProperty{{Key: []byte("k"), Value: []byte("v")}}
+			return p.Append(nil, codec.V5)
+		}()},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			bb := newBenchBroker(b, 1)
+			cl, _ := bb.client(0, "c", tc.v)
+			bb.pass()
+			b.ReportAllocs()
+			b.SetBytes(int64(len(tc.pkt)))
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				cl.process(tc.pkt)
+				if i&63 == 63 {
+					bb.pass()
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkConnectClose measures accepting a CONNECT (new clean session, CONNACK) and closing the connection, on
+// in-memory connections: the cost of connection churn, without the kernel.
+func BenchmarkConnectClose(b *testing.B) {
+	bb := newBenchBroker(b, 1)
+	l := bb.loops[0]
+	pkt := connect311("churn", true)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		fc := &fakeConn{el: bb.fls[0]}
+		cl := &client{l: l, c: fc, transport: transportTCP}
+		cl.t.owner = cl
+		fc.SetContext(cl)
+		cl.process(pkt)
+		cl.onClose(nil)
+		if i&63 == 63 {
+			bb.pass()
+		}
+	}
+}

@@ -11,8 +11,8 @@ import (
 func (l *loop) route(m *message) {
 	subs := l.s.index.Match(m.topic, l.matched[:0], nil)
 	l.matched = subs
-	if len(subs) > 1 {
-		topic.SortBySubscriber(subs)
+	if len(subs) > 1 && !l.seen.distinct(subs) {
+		topic.SortBySubscriber(subs) // overlapping subscriptions: group each subscriber's entries
 	}
 	for rest := subs; len(rest) > 0; {
 		var one []topic.Subscription
@@ -296,4 +296,56 @@ type encodeKey struct {
 type encodeCache struct {
 	key encodeKey
 	pkt []byte
+}
+
+// seenSet answers "does any subscriber have two ordinary entries in this match result?" in linear time, so a
+// large fan-out without overlapping subscriptions skips the sort that merging needs. It is an open-addressing set
+// of subscriber ids whose slots are invalidated by bumping a generation instead of clearing.
+type seenSet struct {
+	slots []seenSlot
+	gen   uint32
+}
+
+type seenSlot struct {
+	id  topic.SubscriberID
+	gen uint32
+}
+
+// distinct reports whether no subscriber appears in two non-shared entries of subs. Small results are left to
+// the sort, which is cheap for them.
+func (t *seenSet) distinct(subs []topic.Subscription) bool {
+	if len(subs) < 32 {
+		return false
+	}
+	size := 64
+	for size < 2*len(subs) {
+		size <<= 1
+	}
+	if len(t.slots) < size {
+		t.slots = make([]seenSlot, size)
+		t.gen = 0
+	}
+	t.gen++
+	if t.gen == 0 { // wrapped: stale stamps could match
+		clear(t.slots)
+		t.gen = 1
+	}
+	mask := uint64(len(t.slots) - 1)
+	for i := range subs {
+		if subs[i].Shared {
+			continue
+		}
+		id := subs[i].Subscriber
+		for h := (uint64(id) * 0x9E3779B97F4A7C15) >> 20 & mask; ; h = (h + 1) & mask {
+			sl := &t.slots[h]
+			if sl.gen != t.gen {
+				sl.id, sl.gen = id, t.gen
+				break
+			}
+			if sl.id == id {
+				return false
+			}
+		}
+	}
+	return true
 }

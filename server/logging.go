@@ -1,6 +1,7 @@
 package server
 
 import (
+	"fmt"
 	"io"
 	"log/slog"
 	"sync/atomic"
@@ -38,3 +39,14 @@ func (s *sampler) allow(now time.Time) (ok bool, suppressed int64) {
 	}
 	return true, s.suppressed.Swap(0)
 }
+
+// gnetLogger routes gnet's own messages into slog at debug level (errors at error).
+type gnetLogger struct{ l *slog.Logger }
+
+// The methods below implement gnet's logging.Logger.
+
+func (g gnetLogger) Debugf(f string, a ...any) { g.l.Debug("gnet: " + fmt.Sprintf(f, a...)) }
+func (g gnetLogger) Infof(f string, a ...any)  { g.l.Debug("gnet: " + fmt.Sprintf(f, a...)) }
+func (g gnetLogger) Warnf(f string, a ...any)  { g.l.Warn("gnet: " + fmt.Sprintf(f, a...)) }
+func (g gnetLogger) Errorf(f string, a ...any) { g.l.Error("gnet: " + fmt.Sprintf(f, a...)) }
+func (g gnetLogger) Fatalf(f string, a ...any) { g.l.Error("gnet: " + fmt.Sprintf(f, a...)) }

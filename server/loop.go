@@ -40,6 +40,7 @@ type loop struct {
 	encBuf        []byte
 	fwd           codec.ForwardProps
 	enc           encodeCache
+	seen          seenSet
 	viewGen       uint64
 	staged        []stagedBatch // deliveries for other loops, by loop index, posted once per publish
 	stagedLoops   []*loop

@@ -2,6 +2,7 @@ package server
 
 import (
 	"fmt"
+	"loopmq/topic"
 	"sync"
 	"testing"
 
@@ -120,5 +121,67 @@ func TestSubscriberTableRecyclesSafely(t *testing.T) {
 	tb.add(c)
 	if c.subID == b.subID || tb.get(c.subID) != c {
 		t.Fatal("second slot broken")
+	}
+}
+
+func TestSeenSetDistinct(t *testing.T) {
+	var s seenSet
+	mk := func(ids ...uint64) []topic.Subscription {
+		out := make([]topic.Subscription, len(ids))
+		for i, id := range ids {
+			out[i].Subscriber = topic.SubscriberID(id)
+		}
+		return out
+	}
+	many := make([]uint64, 100)
+	for i := range many {
+		many[i] = uint64(i+1) << 32 // same low bits, different generations: must still be told apart
+	}
+	if !s.distinct(mk(many...)) {
+		t.Fatal("100 distinct subscribers reported as overlapping")
+	}
+	dup := append(append([]uint64(nil), many...), many[57])
+	if s.distinct(mk(dup...)) {
+		t.Fatal("a repeated subscriber was not found")
+	}
+	shared := mk(dup...)
+	shared[len(shared)-1].Shared = true // a shared entry is a delivery of its own
+	if !s.distinct(shared) {
+		t.Fatal("a shared entry counted as overlap")
+	}
+	for i := 0; i < 3; i++ { // the set is reused without clearing
+		if !s.distinct(mk(many...)) {
+			t.Fatal("stale entries leaked into a later check")
+		}
+	}
+}
+
+// TestLargeFanoutMergesOverlap: with enough subscribers to take the no-sort path, a subscriber with two matching
+// filters still gets the message once.
+func TestLargeFanoutMergesOverlap(t *testing.T) {
+	for _, overlap := range []bool{false, true} {
+		bb := newBenchBroker(t, 1)
+		var first *fakeConn
+		for i := 0; i < 40; i++ {
+			cl, fc := bb.client(0, fmt.Sprintf("s%d", i), codec.V311)
+			bb.s.index.Subscribe([]byte("a/b"), topicSub(cl))
+			if i == 0 {
+				first = fc
+				if overlap {
+					bb.s.index.Subscribe([]byte("a/+"), topicSub(cl))
+				}
+			}
+		}
+		pub, _ := bb.client(0, "p", codec.V311)
+		bb.pass()
+		before := first.written
+		pub.process([]byte{0x30, 6, 0, 3, 'a', '/', 'b', 'x'})
+		bb.pass()
+		if got := bb.loops[0].stats.msgsOut.Load(); got != 40 {
+			t.Fatalf("overlap=%v: %d deliveries, want 40", overlap, got)
+		}
+		if n := first.written - before; n != 8 {
+			t.Fatalf("overlap=%v: first subscriber got %d bytes, want one 8-byte PUBLISH", overlap, n)
+		}
 	}
 }

@@ -265,12 +265,3 @@ func (s *Server) loopFor(el gnet.EventLoop) *loop {
 
 // now is the broker clock in wheel ticks since start.
 func (s *Server) tickNow() int64 { return int64(time.Since(s.started) / tickDuration) }
-
-// gnetLogger routes gnet's own messages into slog at debug level (errors at error).
-type gnetLogger struct{ l *slog.Logger }
-
-func (g gnetLogger) Debugf(f string, a ...any) { g.l.Debug("gnet: " + fmt.Sprintf(f, a...)) }
-func (g gnetLogger) Infof(f string, a ...any)  { g.l.Debug("gnet: " + fmt.Sprintf(f, a...)) }
-func (g gnetLogger) Warnf(f string, a ...any)  { g.l.Warn("gnet: " + fmt.Sprintf(f, a...)) }
-func (g gnetLogger) Errorf(f string, a ...any) { g.l.Error("gnet: " + fmt.Sprintf(f, a...)) }
-func (g gnetLogger) Fatalf(f string, a ...any) { g.l.Error("gnet: " + fmt.Sprintf(f, a...)) }
