@@ -541,3 +541,40 @@ func frameHeader(op gobwas.OpCode, fin bool, length int) []byte {
 	}
 	return append(binary.BigEndian.AppendUint64([]byte{b0, 0x80 | 127}, uint64(length)), 0, 0, 0, 0)
 }
+
+// TestWSPingFloodWithoutReading: a client that pings without reading the pongs is closed once the broker's
+// outbound backlog passes the hard limit, instead of buffering pongs without bound; others are undisturbed.
+func TestWSPingFloodWithoutReading(t *testing.T) {
+	s := startWSBroker(t, func(o *Options) { o.OutboundHighWater = 1024 })
+	bystander := upgradeWS(t, s.WSAddr())
+	bystander.send(connect311("calm", true))
+	bystander.expect(connack)
+	_, st := dialWS(t, s.WSAddr(), nil)
+	st.Conn.(*net.TCPConn).SetReadBuffer(4096)
+	ping := frames(wstest.Control(gobwas.OpPing, bytes.Repeat([]byte("p"), 125)))
+	burst := bytes.Repeat(ping, 1000)
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() { // up to 52 MB of pongs, far past any socket buffer, unless the broker closes first
+		for i := 0; i < 400; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			st.Conn.SetWriteDeadline(time.Now().Add(10 * time.Second))
+			if _, err := st.Conn.Write(burst); err != nil {
+				return
+			}
+		}
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for s.openWS.Load() != 1 { // the bystander's connection only
+		if time.Now().After(deadline) {
+			t.Fatalf("%d WebSocket connections open: the pinging client was not closed", s.openWS.Load())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	bystander.send(pingreq)
+	bystander.expect(pingres)
+}

@@ -31,7 +31,10 @@ type wsLayer struct {
 	state uint8
 }
 
-var errNotHTTP = errors.New("websocket listener: the first bytes are not an HTTP request")
+var (
+	errNotHTTP     = errors.New("websocket listener: the first bytes are not an HTTP request")
+	errPongBacklog = errors.New("websocket: pings while the outbound buffer is over the hard limit (pongs not read)")
+)
 
 // newWSLayer creates the WebSocket layer of cl; it is Server.newWSLayer when WebSocket is enabled.
 func newWSLayer(cl *client) transportLayer {
@@ -99,6 +102,12 @@ func (w *wsLayer) Inbound(raw []byte) (consumed int, mqtt []byte, closeConn bool
 		}
 		switch ctl.Op {
 		case gobwas.OpPing:
+			if cl.c.OutboundBuffered() > hardLimitFactor*cl.l.s.opts.OutboundHighWater {
+				// Pings from a client that does not read its pongs would grow the outbound buffer without bound.
+				cl.feed(buf[:n])
+				w.state = wsClosed
+				return len(raw), nil, true, errPongBacklog
+			}
 			w.send(ctl.AppendReply(cl.l.wsBuf[:0]))
 		case gobwas.OpClose:
 			// MQTT bytes before the close frame (typically DISCONNECT, which decides whether the will is sent)
