@@ -33,11 +33,20 @@ var requiredFlags = [16]byte{TypePubrel: 2, TypeSubscribe: 2, TypeUnsubscribe: 2
 // PUBLISH, a remaining length longer than 4 bytes, PINGREQ/PINGRESP with a body): the connection
 // cannot continue, since the packet boundary is unknown or the packet is malformed.
 func Peek(b []byte, maxPacketSize int) (h FixedHeader, need int, err error) {
-	// Fast path: a short packet whose first byte is common and valid.
-	// uint(maxPacketSize-1) is huge when maxPacketSize <= 0 (no limit), so one compare covers both.
-	if len(b) >= 2 && b[1] < 0x80 && validFirst[b[0]] && uint(b[1])+1 <= uint(maxPacketSize-1) {
-		n := int(b[1])
-		return FixedHeader{Type: Type(b[0] >> 4), Flags: b[0] & 0x0f, Remaining: n, Size: 2}, max(n+2-len(b), 0), nil
+	// Fast path: a packet under 16 KiB (remaining length in one or two bytes) whose first byte is
+	// common and valid. uint(maxPacketSize-1) is huge when maxPacketSize <= 0 (no limit), so one
+	// compare checks the limit in both cases.
+	if len(b) >= 2 && validFirst[b[0]] {
+		n, size := int(b[1]), 2
+		if n >= 0x80 {
+			if len(b) < 3 || b[2] >= 0x80 {
+				return peek(b, maxPacketSize)
+			}
+			n, size = n&0x7f|int(b[2])<<7, 3
+		}
+		if uint(n+size-1) <= uint(maxPacketSize-1) {
+			return FixedHeader{Type: Type(b[0] >> 4), Flags: b[0] & 0x0f, Remaining: n, Size: size}, max(n+size-len(b), 0), nil
+		}
 	}
 	return peek(b, maxPacketSize)
 }

@@ -82,3 +82,30 @@ func TestValidTopicNameLengths(t *testing.T) {
 		}
 	}
 }
+
+// TestPeekFastPath checks that Peek's fast path answers exactly as the general peek does, for
+// every first byte, remaining lengths around the one- and two-byte boundaries (minimal or not),
+// every truncation of the header and a few packet size limits.
+func TestPeekFastPath(t *testing.T) {
+	var lengths [][]byte
+	for _, n := range []int{0, 1, 2, 5, 126, 127, 128, 129, 300, 16382, 16383, 16384, 2097151, 2097152} {
+		lengths = append(lengths, appendVarint(nil, n))
+	}
+	lengths = append(lengths, []byte{0x80, 0x00}, []byte{0xff, 0x00}, []byte{0x81, 0x80, 0x00}, []byte{0xff, 0xff, 0xff, 0xff, 0x01})
+	for first := range 256 {
+		for _, l := range lengths {
+			full := append([]byte{byte(first)}, l...)
+			full = append(full, make([]byte, 4)...)
+			for cut := 0; cut <= len(full); cut++ {
+				for _, limit := range []int{0, -1, 1, 2, 3, 4, 130, 131, 132, 16386, 16387, 1 << 30} {
+					b := full[:cut]
+					h1, n1, e1 := Peek(b, limit)
+					h2, n2, e2 := peek(b, limit)
+					if h1 != h2 || n1 != n2 || e1 != e2 {
+						t.Fatalf("% x limit %d: Peek = %+v %d %v, peek = %+v %d %v", b, limit, h1, n1, e1, h2, n2, e2)
+					}
+				}
+			}
+		}
+	}
+}

@@ -113,7 +113,9 @@ func (cl *client) handleConnect(h codec.FixedHeader, body []byte) {
 	// Keep alive, limits and session expiry.
 	cl.keepAlive = p.KeepAlive
 	serverKeepAlive := false
-	if max := uint16(s.opts.MaxKeepAlive / time.Second); max > 0 && (cl.keepAlive == 0 || cl.keepAlive > max) {
+	// Only MQTT 5 can tell a client to use another keep alive (Server Keep Alive); a 3.x client held to a shorter
+	// one than it asked for would be disconnected while behaving correctly, so it keeps its own.
+	if max := uint16(s.opts.MaxKeepAlive / time.Second); p.Version == codec.V5 && max > 0 && (cl.keepAlive == 0 || cl.keepAlive > max) {
 		cl.keepAlive = max
 		serverKeepAlive = true
 	}

@@ -51,8 +51,9 @@ type Options struct {
 	MaxConnections int `yaml:"max_connections"`
 	// ConnectTimeout is how long a new connection may take to send CONNECT. Default 10s.
 	ConnectTimeout time.Duration `yaml:"connect_timeout"`
-	// MaxKeepAlive, when nonzero, caps the client's keep alive: v5 clients asking for more (or for 0) get the
-	// Server Keep Alive property; v3 clients asking for more are held to it. Default 0 (accept what clients ask).
+	// MaxKeepAlive, when nonzero, caps the keep alive of MQTT 5 clients: those asking for more (or for 0) get the
+	// Server Keep Alive property and are held to it. MQTT 3.x has no way to tell a client, so 3.x clients keep the
+	// keep alive they asked for. Default 0 (accept what clients ask).
 	MaxKeepAlive time.Duration `yaml:"max_keep_alive"`
 	// ReceiveMaximum is how many QoS 1 and 2 publishes a client may have unacknowledged towards the broker
 	// (advertised in v5 CONNACK; exceeding it is DISCONNECT 0x93). Default 64.
@@ -64,7 +65,8 @@ type Options struct {
 	// window is full. Past it new messages are dropped and counted. Default 1000.
 	MaxQueuedMessages int `yaml:"max_queued_messages"`
 	// OutboundHighWater is the number of bytes waiting to be written to a connection beyond which QoS 0 messages
-	// are dropped (and counted) and QoS 1 and 2 messages stay queued in the session. Default 1 MiB.
+	// are dropped (and counted) and QoS 1 and 2 messages stay queued in the session. A connection whose backlog
+	// still grows past 4 × OutboundHighWater is closed. Default 1 MiB.
 	OutboundHighWater int `yaml:"outbound_high_water"`
 	// MaxSessionExpiry caps the Session Expiry Interval a v5 client may ask for, and is the expiry of v3
 	// persistent sessions (clean session 0). Default 0, meaning no cap (v3 persistent sessions never expire).

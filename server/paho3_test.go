@@ -151,3 +151,35 @@ func TestMosquittoClients(t *testing.T) {
 		})
 	}
 }
+
+// TestMosquittoRetainedAndWill: a retained message set by mosquitto_pub reaches a later mosquitto_sub, and the
+// will of a killed mosquitto_sub is published.
+func TestMosquittoRetainedAndWill(t *testing.T) {
+	if _, err := exec.LookPath("mosquitto_sub"); err != nil {
+		t.Skip("mosquitto-clients not installed (.ci/run installs them)")
+	}
+	s := startBroker(t, nil)
+	host, port, _ := strings.Cut(s.TCPAddr(), ":")
+	if b, err := exec.Command("mosquitto_pub", "-h", host, "-p", port, "-t", "keep/me", "-r", "-q", "1", "-m", "stored").CombinedOutput(); err != nil {
+		t.Fatalf("mosquitto_pub: %v %s", err, b)
+	}
+	out, err := exec.Command("mosquitto_sub", "-h", host, "-p", port, "-t", "keep/#", "-C", "1", "-W", "10", "-v").CombinedOutput()
+	if err != nil || string(out) != "keep/me stored\n" {
+		t.Fatalf("retained via mosquitto_sub: %q %v", out, err)
+	}
+
+	watcher := dialV3(t, s, "watcher", true, nil)
+	wait(t, watcher.Subscribe("wills/#", 1, nil))
+	dying := exec.Command("mosquitto_sub", "-h", host, "-p", port, "-V", "mqttv311", "-t", "x", "-i", "dying",
+		"--will-topic", "wills/dying", "--will-payload", "gone", "--will-qos", "1")
+	if err := dying.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(500 * time.Millisecond)
+	dying.Process.Kill() // no DISCONNECT: the broker publishes the will
+	dying.Wait()
+	got := watcher.waitN(t, 1)
+	if got[0].Topic() != "wills/dying" || string(got[0].Payload()) != "gone" {
+		t.Fatalf("will %q on %q", got[0].Payload(), got[0].Topic())
+	}
+}

@@ -27,12 +27,61 @@ type Index struct {
 	top   stripe // filters whose first level is '+' or '#'
 }
 
-// exactShard is one part of the map of filters without wildcards.
+// exactShard is one part of the map of filters without wildcards. Short filters (most device topics) are keyed
+// by value: the key sits in the map slot, so a lookup compares it without a cache miss on a separate string, and
+// no string is allocated per filter.
 type exactShard struct {
 	mu     sync.RWMutex
-	subs   map[string]exactSubs // filter → ordinary subscriptions
-	groups map[string]groupSet  // filter → shared groups; nil until the first shared subscription
-	_      [64 - 24 - 16]byte   // keep shards on separate cache lines
+	short  map[shortKey]exactSubs // filters of up to shortKeyLen bytes → ordinary subscriptions
+	long   map[string]exactSubs   // longer filters → ordinary subscriptions
+	groups map[string]groupSet    // filter → shared groups; nil until the first shared subscription
+	_      [64 - 24 - 24]byte     // keep shards on separate cache lines
+}
+
+// shortKeyLen is the longest filter kept in a shortKey.
+const shortKeyLen = 31
+
+// shortKey holds a filter of up to shortKeyLen bytes, zero padded, with its length in the last byte.
+type shortKey [shortKeyLen + 1]byte
+
+func makeShortKey(f []byte) (k shortKey) {
+	copy(k[:shortKeyLen], f)
+	k[shortKeyLen] = byte(len(f))
+	return k
+}
+
+// lookup returns the ordinary subscriptions of the exact filter f.
+func (sh *exactShard) lookup(f []byte) (exactSubs, bool) {
+	if len(f) <= shortKeyLen {
+		e, ok := sh.short[makeShortKey(f)]
+		return e, ok
+	}
+	e, ok := sh.long[string(f)]
+	return e, ok
+}
+
+// store sets the ordinary subscriptions of f.
+func (sh *exactShard) store(f []byte, e exactSubs) {
+	if len(f) <= shortKeyLen {
+		if sh.short == nil {
+			sh.short = make(map[shortKey]exactSubs)
+		}
+		sh.short[makeShortKey(f)] = e
+		return
+	}
+	if sh.long == nil {
+		sh.long = make(map[string]exactSubs)
+	}
+	sh.long[string(f)] = e
+}
+
+// drop deletes the ordinary subscriptions of f.
+func (sh *exactShard) drop(f []byte) {
+	if len(f) <= shortKeyLen {
+		delete(sh.short, makeShortKey(f))
+	} else {
+		delete(sh.long, string(f))
+	}
 }
 
 // stripe is one part of the wildcard trie.
@@ -129,7 +178,7 @@ func (x *Index) Unsubscribe(filter []byte, id SubscriberID) (existed bool) {
 func (x *Index) Match(topic []byte, dst []Subscription, skip func(SubscriberID) bool) []Subscription {
 	sh := &x.exact[maphash.Bytes(x.seed, topic)&(exactShards-1)]
 	sh.mu.RLock()
-	if e, ok := sh.subs[string(topic)]; ok {
+	if e, ok := sh.lookup(topic); ok {
 		dst = e.appendTo(dst)
 	}
 	if len(sh.groups) > 0 {
@@ -204,17 +253,14 @@ func (sh *exactShard) set(f, group []byte, shared bool, s Subscription) (existed
 		sh.groups[string(f)] = gs
 		return existed
 	}
-	if sh.subs == nil {
-		sh.subs = make(map[string]exactSubs)
-	}
-	e, ok := sh.subs[string(f)]
+	e, ok := sh.lookup(f)
 	if !ok {
 		s.Shared = false
-		sh.subs[string(f)] = exactSubs{one: s}
+		sh.store(f, exactSubs{one: s})
 		return false
 	}
 	existed = e.set(s)
-	sh.subs[string(f)] = e
+	sh.store(f, e)
 	return existed
 }
 
@@ -234,16 +280,16 @@ func (sh *exactShard) remove(f, group []byte, shared bool, id SubscriberID) bool
 		}
 		return true
 	}
-	e, ok := sh.subs[string(f)]
+	e, ok := sh.lookup(f)
 	if !ok {
 		return false
 	}
 	removed, empty := e.remove(id)
 	switch {
 	case empty:
-		delete(sh.subs, string(f))
+		sh.drop(f)
 	case removed:
-		sh.subs[string(f)] = e
+		sh.store(f, e)
 	}
 	return removed
 }

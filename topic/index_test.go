@@ -3,6 +3,7 @@ package topic
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -60,6 +61,37 @@ func TestIndexMatchAllTogether(t *testing.T) {
 		got := ids(x.Match([]byte(topic), nil, nil))
 		if !slices.Equal(got, want) {
 			t.Errorf("Match(%q) = %v, want %v", topic, got, want)
+		}
+	}
+}
+
+func TestExactFiltersShortAndLong(t *testing.T) {
+	// Filters up to 31 bytes and longer ones are kept in different maps; lengths around the boundary, and
+	// filters that differ only by trailing zero-padding-like content, must never be confused.
+	x := New()
+	var filters []string
+	for n := 1; n <= 40; n++ {
+		filters = append(filters, strings.Repeat("a", n))
+		filters = append(filters, strings.Repeat("b", n-1)+"/")
+	}
+	for i, f := range filters {
+		if _, err := x.Subscribe([]byte(f), sub(SubscriberID(i), 0)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, f := range filters {
+		if got := ids(x.Match([]byte(f), nil, nil)); !slices.Equal(got, []SubscriberID{SubscriberID(i)}) {
+			t.Fatalf("Match(%q) = %v, want [%d]", f, got, i)
+		}
+	}
+	for i, f := range filters {
+		if i%2 == 0 && !x.Unsubscribe([]byte(f), SubscriberID(i)) {
+			t.Fatalf("Unsubscribe(%q) = false", f)
+		}
+	}
+	for i, f := range filters {
+		if got := len(x.Match([]byte(f), nil, nil)); got != i%2 {
+			t.Fatalf("after unsubscribing, Match(%q) has %d entries, want %d", f, got, i%2)
 		}
 	}
 }
