@@ -99,13 +99,11 @@ func (e *engine) OnTick() (time.Duration, gnet.Action) {
 	for _, l := range s.loopList() {
 		l.execute(l.tickTask)
 	}
-	if s.opts.SysInterval > 0 {
+	// $SYS is published from the first loop that exists (none before the first connection).
+	if ls := s.loopList(); s.opts.SysInterval > 0 && len(ls) > 0 {
 		now := time.Now().UnixNano()
 		if last := s.lastSys.Load(); now-last >= int64(s.opts.SysInterval) && s.lastSys.CompareAndSwap(last, now) {
-			if ls := s.loopList(); len(ls) > 0 {
-				l := ls[0]
-				l.postTask(l.publishSys)
-			}
+			ls[0].postTask(ls[0].publishSys)
 		}
 	}
 	return tickDuration * time.Nanosecond, gnet.None
