@@ -546,7 +546,8 @@ func frameHeader(op gobwas.OpCode, fin bool, length int) []byte {
 // TestWSPingFloodWithoutReading: a client that pings without reading the pongs is closed once the broker's
 // outbound backlog passes the hard limit, instead of buffering pongs without bound; others are undisturbed.
 func TestWSPingFloodWithoutReading(t *testing.T) {
-	s := startWSBroker(t, func(o *Options) { o.OutboundHighWater = 1024 })
+	// A connect timeout beyond the test, so only the backlog rule can close the pinger (it never sends CONNECT).
+	s := startWSBroker(t, func(o *Options) { o.OutboundHighWater = 1024; o.ConnectTimeout = time.Minute })
 	bystander := upgradeWS(t, s.WSAddr())
 	bystander.send(connect311("calm", true))
 	bystander.expect(connack)
