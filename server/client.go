@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net"
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
 	"github.com/valyala/bytebufferpool"
 
 	"loopmq/codec"
+	"loopmq/server/ws"
 )
 
 // Connection states, in order: a client only moves forward.
@@ -39,11 +41,14 @@ type transportLayer interface {
 	// created with. closeConn asks for the connection to be closed after those replies; err is a transport
 	// violation (the layer has already queued its own answer to it, e.g. a close frame).
 	Inbound(raw []byte) (consumed int, mqtt []byte, closeConn bool, err error)
-	// AppendOutbound frames p (one flush worth of MQTT bytes, possibly several packets) and appends it to dst.
-	AppendOutbound(dst, p []byte) []byte
-	// AppendClose appends what the transport sends when the broker closes the connection (a WebSocket close
-	// frame), or nothing if it has already said goodbye.
-	AppendClose(dst []byte) []byte
+	// OutboundHeader writes into h the header that goes before the next n bytes of MQTT data (one flush worth,
+	// possibly several packets) and returns its length; ok false means the transport can carry no more data (it
+	// is closing) and the bytes are dropped. The flush sends header and data with one writev, without a copy.
+	OutboundHeader(h *[ws.MaxFrameHeaderLen]byte, n int) (k int, ok bool)
+	// ClientAddr is the client's address when the transport learned it (a trusted proxy's header), else nil.
+	ClientAddr() net.Addr
+	// Closing runs when the connection is about to close, to say goodbye at the transport level.
+	Closing(shutdown bool)
 }
 
 // aliasState holds a v5 connection's topic aliases.
@@ -152,6 +157,7 @@ func (cl *client) onTraffic() gnet.Action {
 		}
 	}
 	cl.l.stats.bytesIn.Add(uint64(off))
+	cl.l.stats.wsBytesIn.Add(uint64(off))
 	cl.discard(off)
 	return cl.trafficAction()
 }
@@ -216,21 +222,19 @@ func (cl *client) trafficAction() gnet.Action {
 // sniff decides the transport from the first bytes: "GET " starts a WebSocket upgrade, anything else is MQTT.
 // It returns false while it cannot decide yet or when the connection is being closed.
 func (cl *client) sniff(raw []byte) bool {
-	const get = "GET "
-	n := min(len(raw), len(get))
-	if string(raw[:n]) != get[:n] {
-		cl.transport = transportTCP
-		return true
-	}
-	if n < len(get) {
+	http, decided := ws.IsUpgradeRequest(raw)
+	if !decided {
 		return false
+	}
+	if !http {
+		cl.setTransport(transportTCP)
+		return true
 	}
 	if cl.l.s.newWSLayer == nil {
 		cl.closeNow("websocket upgrade on a listener without websocket support")
 		return false
 	}
-	cl.transport = transportWS
-	cl.tr = &transportState{layer: cl.l.s.newWSLayer(cl, cl.writeRaw)}
+	cl.setTransport(transportWS)
 	return true
 }
 
@@ -254,6 +258,9 @@ func (cl *client) process(buf []byte) int {
 		body := buf[off+h.Size : off+h.Len()]
 		off += h.Len()
 		cl.l.stats.packetsIn.Add(1)
+		if cl.tr != nil {
+			cl.l.stats.wsPacketsIn.Add(1)
+		}
 		cl.handle(h, body)
 	}
 	return off
@@ -309,6 +316,9 @@ func (cl *client) buf() []byte {
 func (cl *client) write(b []byte) {
 	cl.out.B = b
 	cl.l.stats.packetsOut.Add(1)
+	if cl.tr != nil {
+		cl.l.stats.wsPacketsOut.Add(1)
+	}
 	if cl.state < stClosed {
 		cl.l.markDirty(cl)
 	}
@@ -341,16 +351,12 @@ func (cl *client) flush() {
 	b := cl.out
 	cl.out = nil
 	if cl.state < stClosed && b.Len() > 0 {
-		p := b.B
 		if cl.tr != nil {
-			framed := bytebufferpool.Get()
-			framed.B = cl.tr.layer.AppendOutbound(framed.B, p)
-			bytebufferpool.Put(b)
-			b = framed
-			p = b.B
+			cl.l.stats.bytesOut.Add(uint64(cl.writeFramed(b.B)))
+		} else {
+			cl.l.stats.bytesOut.Add(uint64(b.Len()))
+			cl.c.Write(b.B)
 		}
-		cl.l.stats.bytesOut.Add(uint64(len(p)))
-		cl.c.Write(p)
 		if cl.state < stClosing && cl.c.OutboundBuffered() > hardLimitFactor*cl.l.s.opts.OutboundHighWater {
 			// The client reads far slower than we produce even the messages we must not drop: give up on it
 			// so memory stays bounded.
@@ -375,12 +381,6 @@ func (cl *client) closeNow(reason string) {
 	}
 	cl.state = stClosing
 	cl.flush()
-	if cl.tr != nil {
-		if b := cl.tr.layer.AppendClose(nil); len(b) > 0 {
-			cl.l.stats.bytesOut.Add(uint64(len(b)))
-			cl.c.Write(b)
-		}
-	}
 	if cl.inTraffic {
 		cl.closeAfterRead = true
 		return
@@ -430,7 +430,7 @@ func (cl *client) violation(err error) {
 	}
 	cl.violationLogged = true
 	if ok, sup := cl.l.s.violationLog.allow(time.Now()); ok {
-		attrs := []any{"remote", cl.c.RemoteAddr().String(), "err", err.Error()}
+		attrs := []any{"remote", cl.remoteAddr().String(), "err", err.Error()}
 		if cl.s != nil {
 			attrs = append(attrs, "client_id", cl.s.id)
 		}
@@ -466,7 +466,7 @@ func (cl *client) logConn(msg string, attrs ...any) {
 	if !ok || !cl.l.s.log.Enabled(context.Background(), slog.LevelInfo) {
 		return
 	}
-	base := []any{"remote", cl.c.RemoteAddr().String(), "protocol", cl.version.String()}
+	base := []any{"remote", cl.remoteAddr().String(), "protocol", cl.version.String()}
 	if cl.s != nil {
 		base = append(base, "client_id", cl.s.id)
 	}

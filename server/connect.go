@@ -145,7 +145,7 @@ func (cl *client) handleConnect(h codec.FixedHeader, body []byte) {
 	info := ConnectInfo{
 		ClientID: p.ClientID, Username: p.Username, Password: p.Password,
 		UsernameFlag: p.UsernameFlag, PasswordFlag: p.PasswordFlag,
-		ProtocolLevel: byte(p.Version), RemoteAddr: cl.c.RemoteAddr(),
+		ProtocolLevel: byte(p.Version), RemoteAddr: cl.remoteAddr(),
 	}
 	if s.authPool != nil {
 		cl.authenticateAsync(&info)

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"net"
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
@@ -33,13 +34,8 @@ func (e *engine) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 	l := s.loopFor(c.EventLoop())
 	cl := &client{l: l, c: c}
 	cl.t.owner = cl
-	// The WebSocket listener sniffs the first bytes ("GET " upgrades, anything else is MQTT); the TCP listener
-	// speaks MQTT only, unless both are one address.
-	if s.newWSLayer != nil && s.wsPort != 0 && (s.wsPort == s.tcpPort || localPort(c) == s.wsPort) {
-		l.stats.connectsWS.Add(1)
-	} else {
-		cl.transport = transportTCP
-		l.stats.connectsTCP.Add(1)
+	if t := s.listenerTransport(localPort(c)); t != transportSniff {
+		cl.setTransport(t)
 	}
 	if n := s.openConns.Add(1); s.opts.MaxConnections > 0 && n > int64(s.opts.MaxConnections) {
 		cl.refused = true
@@ -49,9 +45,12 @@ func (e *engine) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 	return nil, gnet.None
 }
 
-// localPort is the port a connection was accepted on. gnet reports the listener's configured address (port 0
-// when the kernel picked one), so ask the kernel.
+// localPort is the port the connection was accepted on. gnet reports the listener's configured address, whose
+// port is 0 when the kernel picked it, so then the socket itself is asked.
 func localPort(c gnet.Conn) int {
+	if a, ok := c.LocalAddr().(*net.TCPAddr); ok && a.Port != 0 {
+		return a.Port
+	}
 	sa, err := unix.Getsockname(c.Fd())
 	if err != nil {
 		return 0
@@ -85,9 +84,7 @@ func (e *engine) OnClose(c gnet.Conn, err error) gnet.Action {
 		cl.sendDisconnect(codec.ServerShuttingDown, "")
 		cl.flush()
 	}
-	if e.s.stopping.Load() && cl.tr != nil && cl.state < stClosing {
-		c.Write(cl.tr.layer.AppendClose(nil))
-	}
+	cl.transportClosing(e.s.stopping.Load())
 	cl.onClose(err)
 	return gnet.None
 }

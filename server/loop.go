@@ -8,6 +8,7 @@ import (
 	"github.com/panjf2000/gnet/v2"
 
 	"loopmq/codec"
+	"loopmq/server/ws"
 	"loopmq/topic"
 )
 
@@ -43,8 +44,11 @@ type loop struct {
 	viewGen       uint64
 	staged        []stagedBatch // deliveries for other loops, by loop index, posted once per publish
 	stagedLoops   []*loop
-	waiting       []func() // work paused for flow control, retried at the next tick
-	pacedDelivery bool     // the delivery being made is flow-controlled by its caller (retained messages)
+	waiting       []func()                   // work paused for flow control, retried at the next tick
+	pacedDelivery bool                       // the delivery being made is flow-controlled by its caller (retained messages)
+	wsBuf         []byte                     // WebSocket handshake responses and control frames
+	wsHdr         [ws.MaxFrameHeaderLen]byte // header of the binary frame being flushed
+	wsIov         [2][]byte                  // header and data of that frame, for one writev
 
 	stats counters
 }

@@ -17,7 +17,10 @@ type counters struct {
 	droppedTooLarge         atomic.Uint64 // larger than the client's Maximum Packet Size
 	droppedExpired          atomic.Uint64 // Message Expiry Interval passed before delivery
 	droppedRetained         atomic.Uint64 // retained beyond the retained limits
-	connectsTCP, connectsWS atomic.Uint64 // network connections accepted
+	connectsTCP, connectsWS atomic.Uint64 // connections accepted, by transport (once sniffing decided)
+	wsBytesIn, wsBytesOut   atomic.Uint64 // the WebSocket share of bytesIn and bytesOut (framing included)
+	wsPacketsIn             atomic.Uint64 // the WebSocket share of packetsIn
+	wsPacketsOut            atomic.Uint64 // the WebSocket share of packetsOut
 	protocolErrors          atomic.Uint64
 	_                       [64]byte // keep loops' counters on separate cache lines
 }
@@ -27,6 +30,7 @@ type snapshot struct {
 	bytesIn, bytesOut, packetsIn, packetsOut, msgsIn, msgsOut                            uint64
 	droppedHighWater, droppedQueueFull, droppedTooLarge, droppedExpired, droppedRetained uint64
 	connectsTCP, connectsWS, protocolErrors                                              uint64
+	wsBytesIn, wsBytesOut, wsPacketsIn, wsPacketsOut                                     uint64
 }
 
 func (s *snapshot) add(c *counters) {
@@ -44,6 +48,10 @@ func (s *snapshot) add(c *counters) {
 	s.connectsTCP += c.connectsTCP.Load()
 	s.connectsWS += c.connectsWS.Load()
 	s.protocolErrors += c.protocolErrors.Load()
+	s.wsBytesIn += c.wsBytesIn.Load()
+	s.wsBytesOut += c.wsBytesOut.Load()
+	s.wsPacketsIn += c.wsPacketsIn.Load()
+	s.wsPacketsOut += c.wsPacketsOut.Load()
 }
 
 func (s *snapshot) dropped() uint64 {
@@ -93,6 +101,7 @@ func (s *Server) newRegistry() *prometheus.Registry {
 	counter("protocol_errors_total", "Connections closed for a protocol violation.",
 		func(sn *snapshot) uint64 { return sn.protocolErrors })
 	gauge("connections", "Open network connections.", func() float64 { return float64(s.openConns.Load()) })
+	s.registerTransportMetrics(r)
 	gauge("clients_connected", "Clients with an accepted CONNECT.", func() float64 { return float64(s.connected.Load()) })
 	gauge("sessions", "Sessions, connected or not.", func() float64 { return float64(s.sessions.count()) })
 	gauge("subscriptions", "Subscriptions in the topic index.", func() float64 { return float64(s.subscriptions.Load()) })

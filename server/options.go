@@ -21,8 +21,26 @@ type Options struct {
 	TCPAddr string `yaml:"tcp_addr"`
 	// WSAddr is the MQTT-over-WebSocket listen address. Default ":8083". Empty disables the listener.
 	WSAddr string `yaml:"ws_addr"`
-	// WSPath is the HTTP path on which WebSocket upgrades are accepted. Default "/mqtt".
+	// WSPath is the HTTP path on which WebSocket upgrades are accepted; other paths get 404. Default "/mqtt".
 	WSPath string `yaml:"ws_path"`
+	// WSAnyPath accepts WebSocket upgrades on any path. Default false.
+	WSAnyPath bool `yaml:"ws_any_path"`
+	// WSAllowNoSubprotocol accepts WebSocket clients that offer no Sec-WebSocket-Protocol (some embedded and
+	// mini-program clients); without it they get 400. Default false.
+	WSAllowNoSubprotocol bool `yaml:"ws_allow_no_subprotocol"`
+	// WSOrigins lists the browser origins (scheme://host[:port], host compared case-insensitively) allowed to
+	// connect over WebSocket; others get 403. Requests without an Origin header are always allowed. Default empty:
+	// any origin.
+	WSOrigins []string `yaml:"ws_origins"`
+	// WSTrustedProxies lists the networks (CIDRs, or single addresses) of reverse proxies whose X-Forwarded-For and
+	// X-Real-IP headers name the WebSocket client; that address is then the one logs, metrics and the
+	// Authenticator see. Default empty: the headers are ignored.
+	WSTrustedProxies []string `yaml:"ws_trusted_proxies"`
+	// WSAcceptMQTT lets the WebSocket listener also serve raw MQTT on the same port, told apart by the first bytes
+	// ("GET " starts a WebSocket upgrade). Default true.
+	WSAcceptMQTT bool `yaml:"ws_accept_mqtt"`
+	// TCPSniffWS lets the TCP listener also accept WebSocket upgrades on the same port. Default false.
+	TCPSniffWS bool `yaml:"tcp_ws"`
 	// HTTPAddr serves /metrics, /healthz, /readyz and /debug/pprof/. Default "127.0.0.1:8080". Empty disables it.
 	HTTPAddr string `yaml:"http_addr"`
 
@@ -85,6 +103,7 @@ func DefaultOptions() Options {
 		TCPAddr:           ":1883",
 		WSAddr:            ":8083",
 		WSPath:            "/mqtt",
+		WSAcceptMQTT:      true,
 		HTTPAddr:          "127.0.0.1:8080",
 		MaxPacketSize:     1 << 20,
 		ConnectTimeout:    10 * time.Second,
@@ -111,6 +130,9 @@ func (o *Options) Validate() error {
 	}
 	if o.WSPath == "" || o.WSPath[0] != '/' {
 		bad("ws_path %q must start with /", o.WSPath)
+	}
+	if _, err := o.wsConfig(); err != nil {
+		errs = append(errs, err)
 	}
 	if o.MaxPacketSize < 64 || o.MaxPacketSize > maxWirePacket {
 		bad("max_packet_size %d out of range [64, %d]", o.MaxPacketSize, maxWirePacket)

@@ -19,6 +19,7 @@ import (
 	"github.com/panjf2000/gnet/v2"
 	"golang.org/x/sys/unix"
 
+	"loopmq/server/ws"
 	"loopmq/topic"
 )
 
@@ -63,7 +64,11 @@ type Server struct {
 
 	// newWSLayer creates the WebSocket transport of a connection that sent "GET "; nil refuses such connections.
 	// It is the seam where server/ws plugs in.
-	newWSLayer func(cl *client, writeRaw func([]byte)) transportLayer
+	newWSLayer   func(cl *client) transportLayer
+	wsCfg        ws.Config // upgrade policy, read by every loop
+	wsMaxMessage int       // Deframer.MaxPayload
+	openTCP      atomic.Int64
+	openWS       atomic.Int64
 
 	authPool chan authJob // set when the Authenticator may block
 	lastSys  atomic.Int64 // unix nano of the last $SYS publication
@@ -91,14 +96,16 @@ func New(opts Options) (*Server, error) {
 	if ba, ok := s.auth.(BlockingAuthenticator); ok {
 		s.startAuthPool(ba)
 	}
+	if opts.WSAddr != "" || opts.TCPSniffWS {
+		s.wsCfg, _ = opts.wsConfig() // checked by Validate
+		s.wsMaxMessage = wsMaxMessage(opts.MaxPacketSize)
+		s.newWSLayer = newWSLayer
+	}
 	s.sessions.init()
 	s.subs.init()
 	s.connLog.limit = 100
 	s.violationLog.limit = 20
 	s.loops.Store(&[]*loop{})
-	if opts.WSAddr != "" {
-		s.newWSLayer = s.wsLayerFactory()
-	}
 	if opts.testHook != nil {
 		opts.testHook(s)
 	}

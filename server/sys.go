@@ -30,7 +30,7 @@ func (l *loop) publishSys() {
 		{"$SYS/broker/subscriptions/count", i(s.subscriptions.Load())},
 		{"$SYS/broker/retained messages/count", i(int64(retainedCount))},
 	}
-	for _, t := range topics {
+	for _, t := range append(topics[:], s.transportSys(&sn)...) {
 		m := newMessage([]byte(t[0]), []byte(t[1]), nil, 0, true, 0, 0)
 		l.retain(m)
 		l.route(m)

@@ -5,8 +5,11 @@ import (
 	"encoding/binary"
 	"errors"
 	"io"
+	"net"
 	"testing"
 	"time"
+
+	"loopmq/server/ws"
 )
 
 // toyLayer is a transport layer for testing the seam WebSocket plugs into: a "GET \n" handshake answered with
@@ -39,21 +42,22 @@ func (t *toyLayer) Inbound(raw []byte) (int, []byte, bool, error) {
 	return 1 + n, raw[1 : 1+n], false, nil
 }
 
-func (t *toyLayer) AppendClose(dst []byte) []byte { return dst }
-
-func (t *toyLayer) AppendOutbound(dst, p []byte) []byte {
-	dst = binary.BigEndian.AppendUint16(dst, uint16(len(p)))
-	return append(dst, p...)
+func (t *toyLayer) OutboundHeader(h *[ws.MaxFrameHeaderLen]byte, n int) (int, bool) {
+	binary.BigEndian.PutUint16(h[:], uint16(n))
+	return 2, true
 }
+
+func (t *toyLayer) ClientAddr() net.Addr { return nil }
+func (t *toyLayer) Closing(bool)         {}
 
 func TestTransportLayerSeam(t *testing.T) {
 	s := startBroker(t, func(o *Options) {
-		o.WSAddr = "127.0.0.1:0"
+		o.TCPSniffWS = true // the TCP listener hands "GET " connections to the layer
 		o.testHook = func(s *Server) {
-			s.newWSLayer = func(cl *client, writeRaw func([]byte)) transportLayer { return &toyLayer{writeRaw: writeRaw} }
+			s.newWSLayer = func(cl *client) transportLayer { return &toyLayer{writeRaw: cl.writeRaw} }
 		}
 	})
-	c := dialRawAddr(t, s.WSAddr())
+	c := dialRaw(t, s)
 	// Handshake, then CONNECT split over three frames, SUBSCRIBE and PUBLISH to itself in one frame.
 	conn := connect311("toy", true)
 	sub := []byte{0x82, 6, 0, 1, 0, 1, 't', 0}

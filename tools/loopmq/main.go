@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -49,6 +50,14 @@ func parseOptions(args []string) (server.Options, error) {
 	tcp := fs.String("tcp", opts.TCPAddr, "MQTT over TCP listen `address` (empty disables)")
 	ws := fs.String("ws", opts.WSAddr, "MQTT over WebSocket listen `address` (empty disables)")
 	wsPath := fs.String("ws-path", opts.WSPath, "WebSocket upgrade `path`")
+	wsAnyPath := fs.Bool("ws-any-path", opts.WSAnyPath, "accept WebSocket upgrades on any path")
+	wsNoSub := fs.Bool("ws-allow-no-subprotocol", opts.WSAllowNoSubprotocol,
+		"accept WebSocket clients that offer no Sec-WebSocket-Protocol")
+	wsOrigins := fs.String("ws-origins", "", "comma-separated browser `origins` allowed over WebSocket (default any)")
+	wsProxies := fs.String("ws-trusted-proxies", "",
+		"comma-separated `CIDRs` of proxies whose X-Forwarded-For/X-Real-IP name the WebSocket client")
+	wsMQTT := fs.Bool("ws-mqtt", opts.WSAcceptMQTT, "the WebSocket listener also serves raw MQTT on its port")
+	tcpWS := fs.Bool("tcp-ws", opts.TCPSniffWS, "the TCP listener also accepts WebSocket upgrades on its port")
 	httpAddr := fs.String("http", opts.HTTPAddr, "metrics, pprof and health `address` (empty disables)")
 	level := fs.String("log-level", opts.LogLevel, "log `level`: debug, info, warn, error")
 	format := fs.String("log-format", opts.LogFormat, "log `format`: text or json")
@@ -71,6 +80,18 @@ func parseOptions(args []string) (server.Options, error) {
 			opts.WSAddr = *ws
 		case "ws-path":
 			opts.WSPath = *wsPath
+		case "ws-any-path":
+			opts.WSAnyPath = *wsAnyPath
+		case "ws-allow-no-subprotocol":
+			opts.WSAllowNoSubprotocol = *wsNoSub
+		case "ws-origins":
+			opts.WSOrigins = splitList(*wsOrigins)
+		case "ws-trusted-proxies":
+			opts.WSTrustedProxies = splitList(*wsProxies)
+		case "ws-mqtt":
+			opts.WSAcceptMQTT = *wsMQTT
+		case "tcp-ws":
+			opts.TCPSniffWS = *tcpWS
 		case "http":
 			opts.HTTPAddr = *httpAddr
 		case "log-level":
@@ -80,4 +101,15 @@ func parseOptions(args []string) (server.Options, error) {
 		}
 	})
 	return opts, opts.Validate()
+}
+
+// splitList splits a comma-separated flag value, dropping empty items, so "" means an empty list.
+func splitList(v string) []string {
+	var out []string
+	for _, item := range strings.Split(v, ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			out = append(out, item)
+		}
+	}
+	return out
 }
