@@ -44,11 +44,6 @@ func TestScenariosAgainstLoopmq(t *testing.T) {
 		runScenarios(t, "tcp://"+s.TCPAddr(), 0)
 	})
 	t.Run("ws", func(t *testing.T) {
-		if os.Getenv("LOOPMQ_WS_BENCH") == "" {
-			// Until the WebSocket layer is wired into the broker, enabling its listener only adds
-			// a data race in Server.Start (ports recorded after the engine accepts); see the report.
-			t.Skip("set LOOPMQ_WS_BENCH=1 once the broker upgrades WebSocket connections")
-		}
 		s := startLoopmq(t, true)
 		target, _ := ParseTarget("ws://" + s.WSAddr() + "/mqtt")
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
