@@ -21,10 +21,19 @@ func main() {
 	}
 }
 
+// daemonFlags are the flags of the process rather than of the broker.
+type daemonFlags struct {
+	profile    string // -profile: cpu, mem, mutex, block, goroutine or trace; "" for none
+	profileDir string // -profile-dir
+}
+
 func run(args []string) error {
-	opts, err := parseOptions(args)
+	opts, d, err := parseOptions(args)
 	if err != nil {
 		return err
+	}
+	if d.profile != "" {
+		defer startProfile(d.profile, d.profileDir)()
 	}
 	s, err := server.New(opts)
 	if err != nil {
@@ -42,10 +51,13 @@ func run(args []string) error {
 }
 
 // parseOptions builds the broker options: defaults, then the -config file, then the flags given on the command
-// line (so a flag always wins over the file).
-func parseOptions(args []string) (server.Options, error) {
+// line (so a flag always wins over the file). It also returns the daemon's own flags.
+func parseOptions(args []string) (server.Options, daemonFlags, error) {
 	opts := server.DefaultOptions()
+	var d daemonFlags
 	fs := flag.NewFlagSet("loopmq", flag.ContinueOnError)
+	fs.StringVar(&d.profile, "profile", "", "profile the process with github.com/pkg/profile: `mode` cpu, mem, mutex, block, goroutine or trace")
+	fs.StringVar(&d.profileDir, "profile-dir", ".", "`directory` the profile is written to when the broker stops")
 	config := fs.String("config", "", "YAML configuration `file` (keys as in README; flags override it)")
 	tcp := fs.String("tcp", opts.TCPAddr, "MQTT over TCP listen `address` (empty disables)")
 	ws := fs.String("ws", opts.WSAddr, "MQTT over WebSocket listen `address` (empty disables)")
@@ -62,14 +74,17 @@ func parseOptions(args []string) (server.Options, error) {
 	level := fs.String("log-level", opts.LogLevel, "log `level`: debug, info, warn, error")
 	format := fs.String("log-format", opts.LogFormat, "log `format`: text or json")
 	if err := fs.Parse(args); err != nil {
-		return opts, err
+		return opts, d, err
 	}
 	if fs.NArg() > 0 {
-		return opts, fmt.Errorf("unexpected arguments %q", fs.Args())
+		return opts, d, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	if err := checkProfileMode(d.profile); err != nil {
+		return opts, d, err
 	}
 	if *config != "" {
 		if err := opts.LoadOptionsFile(*config); err != nil {
-			return opts, err
+			return opts, d, err
 		}
 	}
 	fs.Visit(func(f *flag.Flag) {
@@ -100,7 +115,7 @@ func parseOptions(args []string) (server.Options, error) {
 			opts.LogFormat = *format
 		}
 	})
-	return opts, opts.Validate()
+	return opts, d, opts.Validate()
 }
 
 // splitList splits a comma-separated flag value, dropping empty items, so "" means an empty list.

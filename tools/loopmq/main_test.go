@@ -34,7 +34,7 @@ func TestParseOptions(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			o, err := parseOptions(tt.args)
+			o, _, err := parseOptions(tt.args)
 			if tt.bad {
 				if err == nil {
 					t.Fatal("accepted")
