@@ -44,7 +44,11 @@ func deviceFilter(i int) []byte {
 
 func deviceTopic(i int) []byte { return []byte("dev/" + strconv.Itoa(i) + "/cmd") }
 
-func newScaleWorld(b testing.TB, n int) *scaleWorld {
+func newScaleWorld(b testing.TB, n int) *scaleWorld { return buildWorld(b, n, 60, deviceFilter) }
+
+// buildWorld connects n clients with the given keep alive (seconds; 0 arms no timer) and, unless filter is nil,
+// one subscription each to filter(i).
+func buildWorld(b testing.TB, n int, keepAlive uint16, filter func(int) []byte) *scaleWorld {
 	w := &scaleWorld{bb: newBenchBroker(b, 2), n: n, conns: make([]*fakeConn, n)}
 	w.e = &engine{s: w.bb.s}
 	var pkt []byte
@@ -56,11 +60,13 @@ func newScaleWorld(b testing.TB, n int) *scaleWorld {
 		if _, a := w.e.OnOpen(fc); a != 0 {
 			b.Fatalf("OnOpen refused connection %d", i)
 		}
-		c := codec.Connect{ProtocolName: []byte("MQTT"), Version: codec.V311, CleanStart: true, KeepAlive: 60,
-			ClientID: []byte("device-" + strconv.Itoa(i))}
+		c := codec.Connect{ProtocolName: []byte("MQTT"), Version: codec.V311, CleanStart: true,
+			KeepAlive: keepAlive, ClientID: []byte("device-" + strconv.Itoa(i))}
 		pkt = c.Append(pkt[:0], codec.V311)
-		sub := codec.Subscribe{PacketID: 1, Subs: []codec.Subscription{{Filter: deviceFilter(i), QoS: 0}}}
-		pkt = sub.Append(pkt, codec.V311)
+		if filter != nil {
+			sub := codec.Subscribe{PacketID: 1, Subs: []codec.Subscription{{Filter: filter(i), QoS: 0}}}
+			pkt = sub.Append(pkt, codec.V311)
+		}
 		fc.in = pkt
 		w.e.OnTraffic(fc)
 		if len(fc.in) != 0 {
@@ -76,7 +82,7 @@ func newScaleWorld(b testing.TB, n int) *scaleWorld {
 	if got := w.bb.s.connected.Load(); got != int64(n) {
 		b.Fatalf("%d clients connected, want %d", got, n)
 	}
-	if got := w.bb.s.index.Len(); got != n {
+	if got := w.bb.s.index.Len(); filter != nil && got != n {
 		b.Fatalf("%d subscriptions in the index, want %d", got, n)
 	}
 	after := heapLive()
@@ -309,5 +315,36 @@ func TestScaleWorldSmall(t *testing.T) {
 	w.bb.pass()
 	if c := countsOf(w.bb.s); c != (brokerCounts{}) {
 		t.Fatalf("after every keep alive expired the broker counts %+v, want all zero", c)
+	}
+}
+
+// BenchmarkSessionComponents splits the heap per session of BenchmarkScale1M into its parts by building 100,000
+// sessions with one part added at a time (the differences between rows are the parts):
+//
+//	go test -run '^$' -bench SessionComponents -benchtime 1x ./server/
+func BenchmarkSessionComponents(b *testing.B) {
+	if testing.Short() || raceEnabled {
+		b.Skip("memory measurement: not in -short or -race runs")
+	}
+	const n = 100_000
+	exact := func(i int) []byte { return deviceTopic(i) }
+	wild := func(i int) []byte { return []byte("dev/" + strconv.Itoa(i) + "/+") }
+	for _, tc := range []struct {
+		name      string
+		keepAlive uint16
+		filter    func(int) []byte
+	}{
+		{"connected", 0, nil},
+		{"connected+keepalive", 60, nil},
+		{"connected+keepalive+exact-sub", 60, exact},
+		{"connected+keepalive+wildcard-sub", 60, wild},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			var per float64
+			for i := 0; i < b.N; i++ {
+				per = buildWorld(b, n, tc.keepAlive, tc.filter).heapPer
+			}
+			b.ReportMetric(per, "heap-B/session")
+		})
 	}
 }
