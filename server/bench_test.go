@@ -83,6 +83,8 @@ func (f *fakeConn) SetContext(ctx any)   { f.ctx = ctx }
 
 func (f *fakeConn) OutboundBuffered() int           { return 0 }
 func (f *fakeConn) RemoteAddr() net.Addr            { return fakeAddr }
+func (f *fakeConn) LocalAddr() net.Addr             { return fakeAddr }
+func (f *fakeConn) Fd() int                         { return -1 }
 func (f *fakeConn) EventLoop() gnet.EventLoop       { return f.el }
 func (f *fakeConn) Writev(bs [][]byte) (int, error) { return 0, nil }
 

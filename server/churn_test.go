@@ -244,14 +244,3 @@ func BenchmarkChurn(b *testing.B) {
 		b.Fatalf("after %d cycles: goroutines %d→%d, fds %d→%d, live heap %+d B", b.N, baseG, g, baseFD, fd, growth)
 	}
 }
-
-// rssBytes is this process's resident set size from /proc/self/statm (0 if unavailable).
-func rssBytes() uint64 {
-	b, err := os.ReadFile("/proc/self/statm")
-	if err != nil {
-		return 0
-	}
-	var size, rss uint64
-	fmt.Sscan(string(b), &size, &rss)
-	return rss * uint64(os.Getpagesize())
-}
