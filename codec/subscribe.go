@@ -30,6 +30,23 @@ const (
 
 var sharePrefix = []byte("$share/")
 
+// packetIDProps reads what SUBSCRIBE and UNSUBSCRIBE begin with: a non-zero packet id [MQTT-2.3.1-1], then in
+// MQTT 5 the properties allowed for packet type t.
+func (r *reader) packetIDProps(t Type, v Version, props *Properties) (uint16, error) {
+	id, err := r.uint16()
+	if err != nil {
+		return 0, err
+	}
+	if id == 0 {
+		return 0, ErrPacketIDZero
+	}
+	if v != V5 {
+		props.Reset()
+		return id, nil
+	}
+	return id, props.decode(r, t)
+}
+
 // Decode parses the body of a SUBSCRIBE packet. Filters are checked for UTF-8 and for being
 // non-empty; their wildcard syntax is the topic package's to check.
 func (p *Subscribe) Decode(h FixedHeader, body []byte, v Version) error {
@@ -39,18 +56,8 @@ func (p *Subscribe) Decode(h FixedHeader, body []byte, v Version) error {
 	p.Subs = p.Subs[:0]
 	r := reader{b: body}
 	var err error
-	if p.PacketID, err = r.uint16(); err != nil {
+	if p.PacketID, err = r.packetIDProps(TypeSubscribe, v, &p.Props); err != nil {
 		return err
-	}
-	if p.PacketID == 0 {
-		return ErrPacketIDZero
-	}
-	if v == V5 {
-		if err := p.Props.decode(&r, TypeSubscribe); err != nil {
-			return err
-		}
-	} else {
-		p.Props.Reset()
 	}
 	if r.left() == 0 {
 		return ErrNoSubscriptions

@@ -16,18 +16,8 @@ func (p *Unsubscribe) Decode(h FixedHeader, body []byte, v Version) error {
 	p.Filters = p.Filters[:0]
 	r := reader{b: body}
 	var err error
-	if p.PacketID, err = r.uint16(); err != nil {
+	if p.PacketID, err = r.packetIDProps(TypeUnsubscribe, v, &p.Props); err != nil {
 		return err
-	}
-	if p.PacketID == 0 {
-		return ErrPacketIDZero
-	}
-	if v == V5 {
-		if err := p.Props.decode(&r, TypeUnsubscribe); err != nil {
-			return err
-		}
-	} else {
-		p.Props.Reset()
 	}
 	if r.left() == 0 {
 		return ErrNoUnsubscriptions
