@@ -30,6 +30,15 @@ const (
 
 var sharePrefix = []byte("$share/")
 
+// filter reads one topic filter of a SUBSCRIBE or UNSUBSCRIBE: a non-empty UTF-8 string [MQTT-4.7.3-1].
+func (r *reader) filter() ([]byte, error) {
+	f, err := r.str()
+	if err == nil && len(f) == 0 {
+		err = ErrFilterEmpty
+	}
+	return f, err
+}
+
 // packetIDProps reads what SUBSCRIBE and UNSUBSCRIBE begin with: a non-zero packet id [MQTT-2.3.1-1], then in
 // MQTT 5 the properties allowed for packet type t.
 func (r *reader) packetIDProps(t Type, v Version, props *Properties) (uint16, error) {
@@ -63,12 +72,9 @@ func (p *Subscribe) Decode(h FixedHeader, body []byte, v Version) error {
 		return ErrNoSubscriptions
 	}
 	for r.left() > 0 {
-		f, err := r.str()
+		f, err := r.filter()
 		if err != nil {
 			return err
-		}
-		if len(f) == 0 {
-			return ErrFilterEmpty
 		}
 		o, err := r.byte()
 		if err != nil {

@@ -23,12 +23,9 @@ func (p *Unsubscribe) Decode(h FixedHeader, body []byte, v Version) error {
 		return ErrNoUnsubscriptions
 	}
 	for r.left() > 0 {
-		f, err := r.str()
+		f, err := r.filter()
 		if err != nil {
 			return err
-		}
-		if len(f) == 0 {
-			return ErrFilterEmpty
 		}
 		p.Filters = append(p.Filters, f)
 	}
