@@ -22,7 +22,11 @@ type counters struct {
 	wsPacketsIn             atomic.Uint64 // the WebSocket share of packetsIn
 	wsPacketsOut            atomic.Uint64 // the WebSocket share of packetsOut
 	protocolErrors          atomic.Uint64
-	_                       [64]byte // keep loops' counters on separate cache lines
+	// Gauges kept by the owner loop of each session (their sum over loops is the broker's figure).
+	queued   atomic.Int64 // QoS 1/2 messages in session queues (waiting for the inflight window or the client)
+	inflight atomic.Int64 // QoS 1/2 messages sent to clients and not yet acknowledged
+	heldAcks atomic.Int64 // PUBACK/PUBREC held back from publishers while a subscriber's queue is over its limit
+	_        [64]byte // keep loops' counters on separate cache lines
 }
 
 // snapshot is the sum of every loop's counters.
