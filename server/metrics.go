@@ -26,7 +26,7 @@ type counters struct {
 	queued   atomic.Int64 // QoS 1/2 messages in session queues (waiting for the inflight window or the client)
 	inflight atomic.Int64 // QoS 1/2 messages sent to clients and not yet acknowledged
 	heldAcks atomic.Int64 // PUBACK/PUBREC held back from publishers while a subscriber's queue is over its limit
-	_        [64]byte // keep loops' counters on separate cache lines
+	_        [64]byte     // keep loops' counters on separate cache lines
 }
 
 // snapshot is the sum of every loop's counters.
