@@ -27,6 +27,7 @@ func (s *Server) startHTTP() error {
 		}
 		w.Write([]byte("ready\n"))
 	})
+	mux.HandleFunc("/admin/disconnect", s.handleAdminDisconnect)
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
 	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
