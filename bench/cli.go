@@ -48,6 +48,10 @@ scenarios:
   fanout    1 publisher → -subs subscribers
   shared    -pubs publishers → -subs members of one $share group
   retained  publish -n retained messages, then time a subscription receiving them all
+  storm     -n clients connect at once; after -duration POST -kick-url (the broker's disconnect-all
+            endpoint) and every client reconnects the moment its connection ends; both waves reported
+  stuck     -pubs publishers at full speed → -subs subscribers over -topics topics, of which the
+            fraction -stuck stop reading once subscribed; reports what the broker does about them
 
 run "mqbench SCENARIO -h" for the flags.
 `
@@ -212,12 +216,12 @@ func specFlags(s *Spec, o *cliOptions, stderr io.Writer) (fs *flag.FlagSet, urls
 	v := fs.Int("v", int(s.Version), "MQTT protocol level: 3 (3.1), 4 (3.1.1) or 5")
 	n := 0
 	switch s.Scenario {
-	case ScenarioConn:
+	case ScenarioConn, ScenarioStorm:
 		n = s.Clients
 	case ScenarioRetained:
 		n = s.Retained
 	}
-	fs.IntVar(&n, "n", n, "conn: connections; retained: retained messages")
+	fs.IntVar(&n, "n", n, "conn, storm: connections; retained: retained messages")
 	fs.IntVar(&s.Publishers, "pubs", s.Publishers, "publishers (p2p: pairs)")
 	fs.IntVar(&s.Subscribers, "subs", s.Subscribers, "subscribers")
 	qos := fs.Int("qos", int(s.QoS), "QoS of publishes and subscriptions")
@@ -235,6 +239,11 @@ func specFlags(s *Spec, o *cliOptions, stderr io.Writer) (fs *flag.FlagSet, urls
 	fs.StringVar(&s.Group, "group", s.Group, "shared: $share group name")
 	fs.StringVar(&s.ClientID, "client-id", s.ClientID, "client id prefix")
 	fs.IntVar(&s.PubOffset, "pub-offset", 0, "added to publisher numbers (keep several pub processes apart)")
+	fs.IntVar(&s.Parallel, "parallel", s.Parallel, "connection handshakes in flight per worker process")
+	fs.StringVar(&s.KickURL, "kick-url", s.KickURL, "storm: POST here after -duration to disconnect every client (e.g. http://127.0.0.1:8080/admin/disconnect?all=1); empty: no second wave")
+	fs.Float64Var(&s.Stuck, "stuck", s.Stuck, "stuck: fraction of subscribers that stop reading")
+	fs.IntVar(&s.Topics, "topics", s.Topics, "stuck: topics the subscribers are spread over (0: one each, 1: all on one)")
+	fs.IntVar(&s.StuckRcvBuf, "stuck-rcvbuf", s.StuckRcvBuf, "stuck: SO_RCVBUF of a stuck subscriber's socket (0: the kernel's default)")
 	fs.IntVar(&s.Workers, "workers", 0, "worker processes (0: in process, automatic above 18000 connections)")
 	fs.StringVar(&s.SourceIP, "source-ip", s.SourceIP, "first source address for workers (worker w uses the w-th after it)")
 	fs.IntVar(&s.PID, "pid", 0, "broker pid: sample its RSS for memory per connection")
@@ -251,7 +260,7 @@ func specFlags(s *Spec, o *cliOptions, stderr io.Writer) (fs *flag.FlagSet, urls
 	after = func() {
 		s.Version, s.QoS, s.KeepAlive = byte(*v), byte(*qos), uint16(*ka)
 		switch s.Scenario {
-		case ScenarioConn:
+		case ScenarioConn, ScenarioStorm:
 			s.Clients = n
 		case ScenarioRetained:
 			s.Retained = n
@@ -289,6 +298,16 @@ func describe(s *Spec) string {
 		return b.String()
 	case ScenarioRetained:
 		return fmt.Sprintf("%d retained messages of %d B, QoS %d", s.Retained, s.PayloadSize, s.QoS)
+	case ScenarioStorm:
+		fmt.Fprintf(&b, "%d connections, %d handshakes in flight per worker, MQTT level %d", s.Clients, s.Parallel, s.Version)
+		if s.KickURL != "" {
+			fmt.Fprintf(&b, ", kicked after %v", s.Duration)
+		} else {
+			b.WriteString(", no kick")
+		}
+		return b.String()
+	case ScenarioStuck:
+		fmt.Fprintf(&b, "%d publishers → %d subscribers on %d topics, %g stuck", s.Publishers, s.Subscribers, s.topicCount(), s.Stuck)
 	case ScenarioSub:
 		fmt.Fprintf(&b, "%d subscribers", s.Subscribers)
 	case ScenarioPub:

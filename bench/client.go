@@ -59,6 +59,9 @@ type client struct {
 	ack  codec.Ack
 	sack codec.Suback
 	disc codec.Disconnect
+	// gotDisconnect says the connection ended with the broker's DISCONNECT (reason in disc); read it only
+	// after done is closed.
+	gotDisconnect bool
 
 	done    chan struct{}
 	errOnce sync.Once
@@ -106,7 +109,7 @@ func connectClient(ctx context.Context, cfg clientConfig, timeout time.Duration)
 	if h.Type != codec.TypeConnack {
 		err = fmt.Errorf("expected CONNACK, got %v", h.Type)
 	} else if err = ack.Decode(h, body, cfg.version); err == nil && ack.Reason != codec.Success {
-		err = fmt.Errorf("connection refused: CONNACK %v", ack.Reason)
+		err = fmt.Errorf("%w: CONNACK %v", errRefused, ack.Reason)
 	}
 	if err != nil {
 		tr.conn.Close()

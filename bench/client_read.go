@@ -87,6 +87,7 @@ func (c *client) handle(h codec.FixedHeader, body []byte) (wrote bool, err error
 		if err := c.disc.Decode(h, body, v); err != nil {
 			return false, fmt.Errorf("DISCONNECT from broker: %w", err)
 		}
+		c.gotDisconnect = true
 		return false, fmt.Errorf("broker sent DISCONNECT %v", c.disc.Reason)
 	default:
 		return false, fmt.Errorf("unexpected %v from broker", h.Type)

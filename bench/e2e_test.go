@@ -76,6 +76,8 @@ func runScenarios(t *testing.T, url string, pid int) {
 				sp.Publishers, sp.Subscribers = min(sp.Publishers, 3), min(sp.Subscribers, 3)
 				sp.QoS = 1
 				switch scen {
+				case ScenarioStorm, ScenarioStuck:
+					t.Skip("their own tests: storm_test.go, stuck_test.go")
 				case ScenarioConn:
 					sp.Clients, sp.Duration, sp.PID = 50, 300*time.Millisecond, pid
 				case ScenarioSub:

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"sort"
@@ -31,6 +32,9 @@ type part struct {
 	lat, connLat *Histogram
 	connected    atomic.Int64
 	connFailed   atomic.Int64
+	connRefused  atomic.Int64 // of connFailed, answered with a CONNACK error code
+	storm        *stormState  // set by runStorm when there is a second wave
+	stuck        *stuckState  // set by prepare in the stuck scenario
 	lastRecv     atomic.Int64
 	tag          uint32
 
@@ -71,6 +75,10 @@ func newPart(spec Spec, index, n int) *part {
 	p.sentBy = make([]atomic.Int64, len(p.roles))
 	if n > 1 && spec.SourceIP != "" {
 		p.src = sourceFor(spec, index)
+	}
+	if spec.Scenario == ScenarioStuck {
+		p.stuck = newStuckState()
+		go p.stuck.watch()
 	}
 	return p
 }
@@ -144,7 +152,7 @@ func (p *part) prepare(ctx context.Context, workers int) error {
 	if p.spec.ConnectRate > 0 {
 		interval = time.Duration(float64(time.Second) * float64(workers) / p.spec.ConnectRate)
 	}
-	sem := make(chan struct{}, 128) // handshakes in flight
+	sem := make(chan struct{}, p.spec.Parallel) // handshakes in flight
 	var wg sync.WaitGroup
 	start := time.Now()
 	for i, r := range p.roles {
@@ -160,6 +168,25 @@ func (p *part) prepare(ctx context.Context, workers int) error {
 			break
 		}
 		cfg := p.config(r)
+		if r.kind == roleStuck {
+			sem <- struct{}{}
+			wg.Add(1)
+			go func(cfg clientConfig, filter string) {
+				defer func() { <-sem; wg.Done() }()
+				t0 := time.Now()
+				if err := p.connectStuck(ctx, cfg, filter); err != nil {
+					if errors.Is(err, errRefused) {
+						p.connRefused.Add(1)
+					}
+					p.connFailed.Add(1)
+					p.noteErr(fmt.Errorf("connect stuck subscriber: %w", err))
+					return
+				}
+				p.connLat.Record(time.Since(t0).Microseconds())
+				p.connected.Add(1)
+			}(cfg, r.topic)
+			continue
+		}
 		if r.kind == roleSub {
 			s := p.newSubscriber(r)
 			p.subs[i].Store(s)
@@ -172,6 +199,9 @@ func (p *part) prepare(ctx context.Context, workers int) error {
 			t0 := time.Now()
 			c, err := connectClient(ctx, cfg, p.spec.ConnectTimeout)
 			if err != nil {
+				if errors.Is(err, errRefused) {
+					p.connRefused.Add(1)
+				}
 				p.connFailed.Add(1)
 				p.noteErr(fmt.Errorf("connect: %w", err))
 				return
@@ -187,7 +217,7 @@ func (p *part) prepare(ctx context.Context, workers int) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if p.spec.Scenario == ScenarioConn {
+	if p.spec.Scenario == ScenarioConn || p.spec.Scenario == ScenarioStorm {
 		return nil
 	}
 	if n := p.connFailed.Load(); n > 0 {
@@ -279,6 +309,9 @@ func (p *part) close() {
 	case <-p.stopPings:
 	default:
 		close(p.stopPings)
+	}
+	if p.stuck != nil {
+		p.stuck.close()
 	}
 	var wg sync.WaitGroup
 	for i := range p.clients {

@@ -23,6 +23,11 @@ func (p *part) publish(ctx context.Context) (map[int]int64, error) {
 		return map[int]int64{}, nil
 	case ScenarioRetained:
 		return p.publishRetained(ctx)
+	case ScenarioStorm:
+		p.runStorm(ctx)
+		return map[int]int64{}, nil
+	case ScenarioStuck:
+		return p.runStuck(ctx), nil
 	}
 	var wg sync.WaitGroup
 	for i, r := range p.roles {
@@ -44,6 +49,9 @@ func (p *part) publish(ctx context.Context) (map[int]int64, error) {
 // sentMap returns what each publisher number sent; with accepted, minus what the broker refused
 // (MQTT 5 error reason codes), which is what subscribers can expect to receive.
 func (p *part) sentMap(accepted bool) map[int]int64 {
+	if p.stuck != nil {
+		return p.stuck.sentMap() // per stream; MQTT 5 refusals are counted in the result, not per stream
+	}
 	sent := make(map[int]int64)
 	for i, r := range p.roles {
 		if r.kind == rolePub {
@@ -117,7 +125,8 @@ func (p *part) runPublisher(ctx context.Context, i int, r role) error {
 // drain waits until every group has received what its publishers sent, nothing arrived for a quiet
 // spell, or Drain has passed.
 func (p *part) drain(ctx context.Context, sent map[int]int64) {
-	if p.spec.Scenario == ScenarioSub || p.spec.Scenario == ScenarioConn || p.spec.Scenario == ScenarioRetained {
+	switch p.spec.Scenario {
+	case ScenarioSub, ScenarioConn, ScenarioRetained, ScenarioStorm:
 		return
 	}
 	want := make(map[int]int64)
@@ -214,6 +223,7 @@ func (p *part) result() *PartResult {
 		Times:       p.times,
 		Connected:   p.connected.Load(),
 		ConnFailed:  p.connFailed.Load(),
+		ConnRefused: p.connRefused.Load(),
 		Sent:        p.sentMap(false),
 		Accepted:    p.sentMap(true),
 		Latency:     p.lat,
@@ -223,6 +233,12 @@ func (p *part) result() *PartResult {
 	if p.spec.Scenario == ScenarioRetained {
 		rr := p.retained
 		r.Retained = &rr
+	}
+	if p.storm != nil {
+		r.Storm = p.storm.part()
+	}
+	if p.stuck != nil {
+		r.Stuck = p.stuck.part()
 	}
 	for i := range p.subs {
 		if s := p.subs[i].Load(); s != nil {

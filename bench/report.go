@@ -51,6 +51,10 @@ func columnsFor(s Scenario) []column {
 			{head: "heap/conn", val: func(r *Result) string { return memField(r, func(m *MemoryReport) float64 { return m.HeapPerConn }) }},
 			{head: "rss@1M", val: func(r *Result) string { return memField(r, func(m *MemoryReport) float64 { return m.Projected1M }) }},
 		}
+	case ScenarioStorm:
+		return stormColumns()
+	case ScenarioStuck:
+		return stuckColumns()
 	case ScenarioRetained:
 		return []column{
 			{head: "retained", val: func(r *Result) string { return fmt.Sprint(r.Spec.Retained) }},
@@ -154,6 +158,10 @@ func WriteTable(w io.Writer, rs []*Result) error {
 		}
 		if r.BadAcks > 0 {
 			fmt.Fprintf(w, "%s: %d acknowledgements for packet ids not in flight\n", r.Name, r.BadAcks)
+		}
+		if s := r.Storm; s != nil {
+			fmt.Fprintf(w, "%s: kick answered %q; connections ended by %s; %d never disconnected; downtime p50 %s ms p99 %s ms\n",
+				r.Name, s.KickStatus, reasonList(s.Reasons), s.Kept, ms(s.Downtime.P50), ms(s.Downtime.P99))
 		}
 		for _, e := range r.Errors {
 			fmt.Fprintf(w, "%s: %s\n", r.Name, e)

@@ -27,6 +27,7 @@ type PartResult struct {
 	Times       phaseTimes      `json:"times"`
 	Connected   int64           `json:"connected"`
 	ConnFailed  int64           `json:"conn_failed"`
+	ConnRefused int64           `json:"conn_refused,omitempty"`
 	Dropped     int64           `json:"dropped"`
 	Sent        map[int]int64   `json:"sent"`
 	Accepted    map[int]int64   `json:"accepted"` // sent minus refused, per publisher
@@ -41,6 +42,8 @@ type PartResult struct {
 	Latency     *Histogram      `json:"latency"`
 	ConnLatency *Histogram      `json:"conn_latency"`
 	Retained    *RetainedReport `json:"retained,omitempty"`
+	Storm       *StormPart      `json:"storm,omitempty"`
+	Stuck       *StuckPart      `json:"stuck,omitempty"`
 	Errors      []string        `json:"errors,omitempty"`
 }
 
@@ -55,6 +58,7 @@ type Result struct {
 
 	Connections     int64       `json:"connections"`
 	ConnectFailures int64       `json:"connect_failures"`
+	ConnectRefused  int64       `json:"connect_refused,omitempty"` // of the failures, CONNACK error codes
 	Dropped         int64       `json:"dropped"` // connections the broker ended during the run
 	ConnectSeconds  float64     `json:"connect_seconds"`
 	ConnectRate     float64     `json:"connect_rate"` // connections per second
@@ -79,6 +83,8 @@ type Result struct {
 	Series   []Sample        `json:"series,omitempty"`
 	Memory   *MemoryReport   `json:"memory,omitempty"`
 	Retained *RetainedReport `json:"retained,omitempty"`
+	Storm    *StormReport    `json:"storm,omitempty"`
+	Stuck    *StuckReport    `json:"stuck,omitempty"`
 	Errors   []string        `json:"errors,omitempty"`
 }
 
@@ -117,6 +123,7 @@ func merge(spec Spec, parts []*PartResult) *Result {
 	for _, p := range parts {
 		r.Connections += p.Connected
 		r.ConnectFailures += p.ConnFailed
+		r.ConnectRefused += p.ConnRefused
 		r.Dropped += p.Dropped
 		r.Acked += p.Acked
 		r.Refused += p.Refused

@@ -76,6 +76,11 @@ func Run(ctx context.Context, spec Spec, status io.Writer) (*Result, error) {
 		return nil, fmt.Errorf("connecting: %w", err)
 	}
 	mon.setPhase("publish")
+	var kick *kicker
+	if spec.Scenario == ScenarioStorm && spec.KickURL != "" {
+		mon.setPhase("storm")
+		kick = startKick(ctx, spec.KickURL, spec.Duration)
+	}
 	sent := make(map[int]int64)
 	var mu sync.Mutex
 	if err := each(workers, func(w worker) error {
@@ -109,6 +114,12 @@ func Run(ctx context.Context, spec Spec, status io.Writer) (*Result, error) {
 	r.Workers = n
 	r.Series = mon.series()
 	r.Memory = mon.memory()
+	if kick != nil {
+		kick.report(r, parts)
+	}
+	if spec.Scenario == ScenarioStuck {
+		r.Stuck = mergeStuck(parts, r)
+	}
 	if interrupted {
 		r.Errors = append(r.Errors, "interrupted while publishing: figures cover the part that ran")
 	}

@@ -29,11 +29,13 @@ const (
 	ScenarioFanOut   Scenario = "fanout"   // 1 publisher → S subscribers
 	ScenarioShared   Scenario = "shared"   // P publishers → S members of one $share group
 	ScenarioRetained Scenario = "retained" // publish R retained messages, then time a subscribe to all
+	ScenarioStorm    Scenario = "storm"    // N clients connect at once, are kicked by the broker, reconnect at once
+	ScenarioStuck    Scenario = "stuck"    // P publishers → S subscribers of which a fraction stops reading
 )
 
 // Scenarios lists every scenario in the order the CLI documents them.
 var Scenarios = []Scenario{ScenarioConn, ScenarioPub, ScenarioSub, ScenarioP2P, ScenarioFanIn,
-	ScenarioFanOut, ScenarioShared, ScenarioRetained}
+	ScenarioFanOut, ScenarioShared, ScenarioRetained, ScenarioStorm, ScenarioStuck}
 
 // Spec describes one run completely. It is what a worker process receives as JSON on its stdin, so
 // every field is exported and has a JSON name.
@@ -78,6 +80,23 @@ type Spec struct {
 	// processes feeding one sub stay distinct.
 	PubOffset int `json:"pub_offset,omitempty"`
 
+	// Parallel bounds the connection handshakes in flight per worker process (dial to CONNACK).
+	Parallel int `json:"parallel,omitempty"`
+
+	// KickURL (storm) is the broker's disconnect-everyone endpoint, called with POST once the first wave is
+	// connected and has been held for Duration; every client then reconnects at once. Empty skips the second
+	// wave (brokers without such an endpoint).
+	KickURL string `json:"kick_url,omitempty"`
+
+	// Stuck (stuck) is the fraction of subscribers that stop reading their socket once subscribed.
+	Stuck float64 `json:"stuck,omitempty"`
+	// Topics (stuck) is how many topics the subscribers are spread over, subscriber i on topic i mod Topics;
+	// 0 gives every subscriber its own topic, 1 puts all on one topic (every message reaches every subscriber).
+	Topics int `json:"topics,omitempty"`
+	// StuckRcvBuf (stuck) is the SO_RCVBUF a stuck subscriber sets before connecting, so the broker meets a full
+	// socket quickly.
+	StuckRcvBuf int `json:"stuck_rcvbuf,omitempty"`
+
 	Workers  int    `json:"workers,omitempty"`   // worker processes; 0 = in process (automatic above FDLimit)
 	SourceIP string `json:"source_ip,omitempty"` // first source address; worker w uses the w-th after it
 	PID      int    `json:"pid,omitempty"`       // broker pid: sample its RSS (conn)
@@ -111,6 +130,7 @@ func DefaultSpec(s Scenario) Spec {
 		Group:          "mqbench",
 		ClientID:       "mqbench-",
 		SourceIP:       "127.0.0.2",
+		Parallel:       128,
 	}
 	switch s {
 	case ScenarioConn:
@@ -130,6 +150,16 @@ func DefaultSpec(s Scenario) Spec {
 	case ScenarioRetained:
 		sp.Retained = 10000
 		sp.QoS = 1
+	case ScenarioStorm:
+		sp.Clients = 19000
+		sp.Duration = 2 * time.Second // hold before the kick
+		sp.Parallel = 1000
+	case ScenarioStuck:
+		sp.Publishers = 10
+		sp.Subscribers = 10000
+		sp.Stuck = 0.1
+		sp.StuckRcvBuf = 4096
+		sp.Duration = 30 * time.Second
 	}
 	return sp
 }
@@ -172,13 +202,32 @@ func (s *Spec) Validate() error {
 	}
 	need := map[Scenario][2]int{ // minimum publishers, subscribers
 		ScenarioPub: {1, 0}, ScenarioSub: {0, 1}, ScenarioP2P: {1, 0}, ScenarioFanIn: {1, 0},
-		ScenarioFanOut: {0, 1}, ScenarioShared: {1, 1},
+		ScenarioFanOut: {0, 1}, ScenarioShared: {1, 1}, ScenarioStuck: {1, 1},
 	}[s.Scenario]
 	if s.Publishers < need[0] || s.Subscribers < need[1] {
 		return fmt.Errorf("%s needs at least %d publishers and %d subscribers", s.Scenario, need[0], need[1])
 	}
-	if s.Scenario == ScenarioConn && s.Clients < 1 {
-		return errors.New("conn needs at least one client (-n)")
+	if (s.Scenario == ScenarioConn || s.Scenario == ScenarioStorm) && s.Clients < 1 {
+		return fmt.Errorf("%s needs at least one client (-n)", s.Scenario)
+	}
+	if s.Parallel < 1 {
+		return fmt.Errorf("parallel %d: want at least 1 handshake in flight", s.Parallel)
+	}
+	if s.Scenario == ScenarioStorm && s.KickURL != "" {
+		if u, err := url.Parse(s.KickURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("kick URL %q: want http://host:port/path", s.KickURL)
+		}
+	}
+	if s.Scenario == ScenarioStuck {
+		if s.Stuck < 0 || s.Stuck >= 1 {
+			return fmt.Errorf("stuck fraction %g: want 0 <= f < 1 (some subscribers must stay healthy)", s.Stuck)
+		}
+		if s.Topics < 0 || s.Topics > s.Subscribers {
+			return fmt.Errorf("topics %d: want 0..%d (0: one per subscriber)", s.Topics, s.Subscribers)
+		}
+		if s.StuckRcvBuf < 0 {
+			return errors.New("stuck receive buffer must not be negative")
+		}
 	}
 	if s.Scenario == ScenarioRetained && s.Retained < 1 {
 		return errors.New("retained needs at least one message (-n)")
@@ -186,7 +235,7 @@ func (s *Spec) Validate() error {
 	if !strings.Contains(s.Topic, "%i") && s.Scenario != ScenarioFanOut {
 		return fmt.Errorf("topic template %q has no %%i for the publisher index", s.Topic)
 	}
-	if s.Count == 0 && s.Duration == 0 && s.Scenario != ScenarioRetained {
+	if s.Count == 0 && s.Duration == 0 && s.Scenario != ScenarioRetained && s.Scenario != ScenarioStorm {
 		return errors.New("give -count or -duration")
 	}
 	if s.RunID == "" {
@@ -199,6 +248,27 @@ func (s *Spec) Validate() error {
 		s.Name = s.URLs[0]
 	}
 	return nil
+}
+
+// topicCount is how many topics the stuck scenario's subscribers are spread over.
+func (s *Spec) topicCount() int {
+	if s.Topics == 0 {
+		return s.Subscribers
+	}
+	return s.Topics
+}
+
+// streamFor says whether publisher p publishes to topic t in the stuck scenario, and the stream number its
+// payloads carry there. Every topic has at least one publisher and every publisher at least one topic: with
+// more topics than publishers, publisher p takes the topics t ≡ p (mod P); with fewer, topic t is published by
+// the publishers p ≡ t (mod T). Each (publisher, topic) pair numbers its messages on its own, so a subscriber's
+// loss is exact however the topics are shared.
+func (s *Spec) streamFor(p, t int) (stream int, ok bool) {
+	T := s.topicCount()
+	if t%s.Publishers != p%T {
+		return 0, false
+	}
+	return p*T + t, true
 }
 
 // TopicFor expands the topic template for index i; i < 0 yields the single-level wildcard "+".

@@ -7,6 +7,7 @@ const (
 	rolePub  roleKind = iota + 1 // publishes on Topic
 	roleSub                      // subscribes to Topic (a filter)
 	roleIdle                     // connects and holds (conn)
+	roleStuck                    // subscribes to Topic, then never reads again (stuck)
 )
 
 // role is one client of a run. The topology is a pure function of the spec, so every worker process
@@ -34,7 +35,7 @@ func topology(s *Spec, n int) []role {
 		roles = append(roles, r)
 	}
 	switch s.Scenario {
-	case ScenarioConn:
+	case ScenarioConn, ScenarioStorm:
 		for i := 0; i < s.Clients; i++ {
 			add(role{kind: roleIdle, worker: i % n})
 		}
@@ -81,6 +82,26 @@ func topology(s *Spec, n int) []role {
 		}
 		for p := 0; p < s.Publishers; p++ {
 			add(role{kind: rolePub, pub: p, topic: s.TopicFor(p), worker: p % n})
+		}
+	case ScenarioStuck:
+		T := s.topicCount()
+		expect := make([][]int, T) // the streams of each topic
+		for p := 0; p < s.Publishers; p++ {
+			for t := 0; t < T; t++ {
+				if st, ok := s.streamFor(p, t); ok {
+					expect[t] = append(expect[t], st)
+				}
+			}
+		}
+		for i := 0; i < s.Subscribers; i++ {
+			r := role{kind: roleSub, topic: s.TopicFor(i % T), group: i, expect: expect[i%T], worker: i % n}
+			if isStuck(i, s.Stuck) {
+				r.kind, r.expect = roleStuck, nil
+			}
+			add(r)
+		}
+		for p := 0; p < s.Publishers; p++ {
+			add(role{kind: rolePub, pub: p, worker: p % n})
 		}
 	case ScenarioRetained:
 		add(role{kind: rolePub, pub: 0, topic: s.TopicFor(0), worker: 0})
