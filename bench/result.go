@@ -59,7 +59,7 @@ type Result struct {
 	Connections     int64       `json:"connections"`
 	ConnectFailures int64       `json:"connect_failures"`
 	ConnectRefused  int64       `json:"connect_refused,omitempty"` // of the failures, CONNACK error codes
-	Dropped         int64       `json:"dropped"` // connections the broker ended during the run
+	Dropped         int64       `json:"dropped"`                   // connections the broker ended during the run
 	ConnectSeconds  float64     `json:"connect_seconds"`
 	ConnectRate     float64     `json:"connect_rate"` // connections per second
 	ConnectLatency  Percentiles `json:"connect_latency"`

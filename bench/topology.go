@@ -4,10 +4,10 @@ package bench
 type roleKind byte
 
 const (
-	rolePub  roleKind = iota + 1 // publishes on Topic
-	roleSub                      // subscribes to Topic (a filter)
-	roleIdle                     // connects and holds (conn)
-	roleStuck                    // subscribes to Topic, then never reads again (stuck)
+	rolePub   roleKind = iota + 1 // publishes on Topic
+	roleSub                       // subscribes to Topic (a filter)
+	roleIdle                      // connects and holds (conn)
+	roleStuck                     // subscribes to Topic, then never reads again (stuck)
 )
 
 // role is one client of a run. The topology is a pure function of the spec, so every worker process
