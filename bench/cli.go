@@ -29,6 +29,7 @@ type cliOptions struct {
 	targets string
 	pids    string
 	metrics string
+	kicks   string
 	pause   time.Duration
 }
 
@@ -74,6 +75,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		cmpFlags.StringVar(&opts.targets, "targets", "", "targets as name=URL,name=URL (the first is the baseline)")
 		cmpFlags.StringVar(&opts.pids, "pids", "", "broker pids for memory sampling as name=PID,name=PID")
 		cmpFlags.StringVar(&opts.metrics, "metrics-urls", "", "broker metrics URLs for Go heap sampling as name=URL,name=URL")
+		cmpFlags.StringVar(&opts.kicks, "kick-urls", "", "storm: kick endpoints as name=URL,name=URL; targets not listed get no second wave")
 		cmpFlags.DurationVar(&opts.pause, "pause", 2*time.Second, "pause between targets")
 		if err := cmpFlags.Parse(args[1:]); err != nil {
 			return 2
@@ -133,6 +135,11 @@ func Main(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintln(stderr, err)
 			return 2
 		}
+		kicks, err := parsePairs(opts.kicks)
+		if err != nil {
+			fmt.Fprintln(stderr, err)
+			return 2
+		}
 		for _, t := range targets {
 			s := spec
 			s.Name, s.URLs = t[0], strings.Split(t[1], "+")
@@ -144,6 +151,14 @@ func Main(args []string, stdout, stderr io.Writer) int {
 			for _, m := range metrics {
 				if m[0] == t[0] {
 					s.Metrics = m[1]
+				}
+			}
+			if opts.kicks != "" {
+				s.KickURL = ""
+				for _, k := range kicks {
+					if k[0] == t[0] {
+						s.KickURL = k[1]
+					}
 				}
 			}
 			specs = append(specs, s)

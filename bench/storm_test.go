@@ -1,7 +1,9 @@
 package bench
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -133,5 +135,33 @@ func TestStormKickRefused(t *testing.T) {
 	}
 	if d := time.Since(start); d < kickWait {
 		t.Errorf("gave up after %v, before the kick wait of %v", d, kickWait)
+	}
+}
+
+// TestStormCompareCLI: `mqbench compare ... storm -kick-urls` kicks only the targets it names, so a broker
+// without a kick endpoint runs the first wave in the same invocation.
+func TestStormCompareCLI(t *testing.T) {
+	a, b := startLoopmqAdmin(t, nil), startLoopmqAdmin(t, nil)
+	var out, errb bytes.Buffer
+	code := Main([]string{"compare", "-pause", "0",
+		"-targets", "a=tcp://" + a.TCPAddr() + ",b=tcp://" + b.TCPAddr(),
+		"-kick-urls", "a=http://" + a.HTTPAddr() + "/admin/disconnect?all=1",
+		"storm", "-n", "40", "-duration", "100ms", "-q", "-json"}, &out, &errb)
+	if code != 0 {
+		t.Fatalf("code %d: %s", code, errb.String())
+	}
+	dec := json.NewDecoder(&out)
+	var ra, rb Result
+	if err := dec.Decode(&ra); err != nil {
+		t.Fatal(err)
+	}
+	if err := dec.Decode(&rb); err != nil {
+		t.Fatal(err)
+	}
+	if ra.Name != "a" || ra.Storm == nil || ra.Storm.Reconnected != 40 {
+		t.Errorf("a: %s storm %+v", ra.Name, ra.Storm)
+	}
+	if rb.Name != "b" || rb.Storm != nil || rb.Connections != 40 {
+		t.Errorf("b: %s storm %+v conns %d", rb.Name, rb.Storm, rb.Connections)
 	}
 }
