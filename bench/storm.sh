@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# Regenerates the storm and stuck-consumer figures quoted in BENCHMARKS.md (section storm): loopmq against
+# Mosquitto in the same invocation, each broker pinned to CPU $BROKER_CPU and the load to $LOAD_CPU.
+# Writes $OUT/results.jsonl, $OUT/figures.md and $OUT/report.html.
+#
+#   bench/storm.sh                          # everything (about 6 minutes)
+#   ONLY=storm CONNS=5000 bench/storm.sh    # one part: storm or stuck
+#
+# Needs bin/loopmq and bin/mqbench (make build) and mosquitto on PATH (/usr/sbin); Mosquitto has no kick
+# endpoint, so its storm is the first wave only.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH=$PATH:/usr/sbin
+
+OUT=${OUT:-${TMPDIR:-/tmp}/mqbench-storm}
+CONNS=${CONNS:-19000}
+SUBS=${SUBS:-10000}
+DUR=${DUR:-30s}
+BROKER_CPU=${BROKER_CPU:-0}
+LOAD_CPU=${LOAD_CPU:-1}
+ONLY=${ONLY:-}
+BASE=${BASE:-22000} # ports BASE+1.. are used
+LOOPMQ_FLAGS=${LOOPMQ_FLAGS:-}
+
+mkdir -p "$OUT"
+tmp=$(mktemp -d)
+pids=()
+cleanup() {
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+	wait 2>/dev/null || true
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+wait_port() {
+	for _ in $(seq 100); do
+		(echo >/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0
+		sleep 0.1
+	done
+	echo "port $1 never opened" >&2
+	return 1
+}
+
+ulimit -n 20000 || true
+targets=()
+pidmap=()
+
+# shellcheck disable=SC2086
+taskset -c "$BROKER_CPU" bin/loopmq -tcp 127.0.0.1:$((BASE + 1)) -ws "" -http 127.0.0.1:$((BASE + 3)) \
+	-log-level error $LOOPMQ_FLAGS >"$tmp/loopmq.log" 2>&1 &
+pids+=($!)
+wait_port $((BASE + 1))
+targets+=("loopmq=tcp://127.0.0.1:$((BASE + 1))")
+pidmap+=("loopmq=${pids[-1]}")
+KICK="loopmq=http://127.0.0.1:$((BASE + 3))/admin/disconnect?all=1"
+
+if command -v mosquitto >/dev/null; then
+	cat >"$tmp/mosquitto.conf" <<EOF
+set_tcp_nodelay true
+max_connections -1
+listener $((BASE + 11)) 127.0.0.1
+protocol mqtt
+allow_anonymous true
+EOF
+	taskset -c "$BROKER_CPU" mosquitto -c "$tmp/mosquitto.conf" >"$tmp/mosquitto.log" 2>&1 &
+	pids+=($!)
+	wait_port $((BASE + 11))
+	targets+=("mosquitto=tcp://127.0.0.1:$((BASE + 11))")
+	pidmap+=("mosquitto=${pids[-1]}")
+fi
+
+join() { local IFS=,; echo "$*"; }
+T=$(join "${targets[@]}")
+P=$(join "${pidmap[@]}")
+res="$OUT/results.jsonl"
+: >"$res"
+
+compare() { # compare [COMPARE FLAGS] SCENARIO FLAGS...
+	echo "== $*" >&2
+	bin/mqbench compare -targets "$T" -pids "$P" -pause 5s "$@" -q -pin "$LOAD_CPU" -json >>"$res" || true
+}
+
+if [ -z "$ONLY" ] || [ "$ONLY" = storm ]; then
+	# Both waves: $CONNS clients over 2 worker processes (127.0.0.2, 127.0.0.3), 1000 handshakes in flight each.
+	for v in 4 5; do
+		compare -kick-urls "$KICK" storm -n "$CONNS" -workers 2 -v "$v" -duration 3s
+	done
+fi
+
+if [ -z "$ONLY" ] || [ "$ONLY" = stuck ]; then
+	# 10 unpaced publishers → $SUBS subscribers, one topic each, 10% never read after subscribing.
+	for qos in 0 1; do
+		compare stuck -subs "$SUBS" -pubs 10 -qos "$qos" -duration "$DUR" -v 5
+	done
+fi
+
+bin/mqbench report -md -html "$OUT/report.html" "$res" >"$OUT/figures.md"
+echo "wrote $OUT/figures.md and $OUT/report.html" >&2
