@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"regexp"
 	"sort"
 	"strconv"
 	"sync"
@@ -105,12 +106,17 @@ func sourceFor(spec Spec, index int) net.IP {
 	return ip
 }
 
+// addrPattern matches "tcp 127.0.0.2:40000->127.0.0.1:1883" style socket names in error messages, keeping the
+// protocol word.
+var addrPattern = regexp.MustCompile(`(tcp|udp) [0-9a-fA-F.:\[\]]+(->[0-9a-fA-F.:\[\]]+)?`)
+
 // maxErrKinds bounds the distinct error messages kept: thousands of failing connections must not
 // turn into thousands of lines (their messages differ in addresses).
 const maxErrKinds = 20
 
 func (p *part) noteErr(err error) {
-	msg := err.Error()
+	// Addresses (and so ports) differ per connection: without them, one kind of failure is one line.
+	msg := addrPattern.ReplaceAllString(err.Error(), "$1")
 	p.errMu.Lock()
 	if _, ok := p.errs[msg]; !ok && len(p.errs) >= maxErrKinds {
 		msg = "other errors"

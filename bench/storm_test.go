@@ -165,3 +165,15 @@ func TestStormCompareCLI(t *testing.T) {
 		t.Errorf("b: %s storm %+v conns %d", rb.Name, rb.Storm, rb.Connections)
 	}
 }
+
+func TestErrorsGroupAcrossAddresses(t *testing.T) {
+	p := newPart(DefaultSpec(ScenarioConn), 0, 1)
+	p.noteErr(fmt.Errorf("connect: dial tcp 127.0.0.3:0->127.0.0.1:22011: i/o timeout"))
+	p.noteErr(fmt.Errorf("connect: dial tcp 127.0.0.2:0->127.0.0.1:22011: i/o timeout"))
+	p.noteErr(fmt.Errorf("connect: write tcp [::1]:4000->[::1]:1883: i/o timeout"))
+	got := p.errorList()
+	want := []string{"1× connect: write tcp i/o timeout", "2× connect: dial tcp i/o timeout"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("errors %q, want %q", got, want)
+	}
+}
