@@ -233,9 +233,15 @@ func (s *session) pump(l *loop) {
 		s.sendNew(cl, e)
 	}
 	if n > 0 {
-		k := copy(s.queue, s.queue[n:])
-		clear(s.queue[k:])
-		s.queue = s.queue[:k]
+		// Slice the sent messages off the front rather than moving the rest up: one acknowledgement usually
+		// frees one slot, and moving a long queue per message would make draining it quadratic. append
+		// reallocates once the tail is used up, which keeps the backing array within twice the queue.
+		clear(s.queue[:n])
+		if n == len(s.queue) {
+			s.queue = s.queue[:0] // keep the backing array: a queue that empties allocates nothing
+		} else {
+			s.queue = s.queue[n:]
+		}
 		l.stats.queued.Add(-int64(n))
 		l.s.waits.unqueue(s, int32(n))
 	}

@@ -395,3 +395,32 @@ func TestNoAckedLossUnderOverload(t *testing.T) {
 		t.Fatalf("dropped_queue_full = %d", d)
 	}
 }
+
+func TestSubscriptionsPerClientAreCapped(t *testing.T) {
+	s := startBroker(t, func(o *Options) { o.MaxSubscriptionsPerClient = 2 })
+	tests := []struct {
+		name string
+		v5   bool
+		want []byte // SUBACK for a, b, c, then a again (a replacement is not a new subscription)
+	}{
+		{"v3.1.1", false, []byte{0x90, 6, 0, 1, 1, 1, 0x80, 0}},
+		{"v5", true, []byte{0x90, 7, 0, 1, 0, 1, 1, 0x97, 0}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			v := codec.V311
+			c := (*rawConn)(nil)
+			if tc.v5 {
+				v = codec.V5
+				c = connected5(t, s, "capped5")
+			} else {
+				c = connected311(t, s, "capped3")
+			}
+			p := codec.Subscribe{PacketID: 1, Subs: []codec.Subscription{
+				{Filter: []byte("a"), QoS: 1}, {Filter: []byte("b"), QoS: 1}, {Filter: []byte("c"), QoS: 1},
+				{Filter: []byte("a"), QoS: 0}}}
+			c.send(p.Append(nil, v))
+			c.expect(tc.want)
+		})
+	}
+}

@@ -28,6 +28,17 @@ func (cl *client) handleSubscribe(h codec.FixedHeader, body []byte) {
 	walks := l.pk.walks[:0]
 	for _, sub := range p.Subs {
 		opts := topic.NewOptions(sub.QoS, sub.NoLocal, sub.RetainAsPublished, sub.RetainHandling)
+		if max := l.s.opts.MaxSubscriptionsPerClient; max > 0 && len(s.filters) >= max {
+			if _, replaces := s.filters[string(sub.Filter)]; !replaces {
+				// Memory stays bounded whatever a client subscribes to.
+				code := codec.QuotaExceeded
+				if cl.version != codec.V5 {
+					code = codec.SubackFailure
+				}
+				reasons = append(reasons, code)
+				continue
+			}
+		}
 		existed, err := l.s.index.Subscribe(sub.Filter, topic.Subscription{Subscriber: s.subID, Opts: opts, ID: subID})
 		if err != nil {
 			var te *topic.Error
