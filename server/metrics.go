@@ -22,6 +22,7 @@ type counters struct {
 	wsPacketsIn             atomic.Uint64 // the WebSocket share of packetsIn
 	wsPacketsOut            atomic.Uint64 // the WebSocket share of packetsOut
 	protocolErrors          atomic.Uint64
+	slowConsumers           atomic.Uint64 // subscribers disconnected for not acknowledging (flow.go)
 	// Gauges kept by the owner loop of each session (their sum over loops is the broker's figure).
 	queued   atomic.Int64 // QoS 1/2 messages in session queues (waiting for the inflight window or the client)
 	inflight atomic.Int64 // QoS 1/2 messages sent to clients and not yet acknowledged
@@ -33,7 +34,7 @@ type counters struct {
 type snapshot struct {
 	bytesIn, bytesOut, packetsIn, packetsOut, msgsIn, msgsOut                            uint64
 	droppedHighWater, droppedQueueFull, droppedTooLarge, droppedExpired, droppedRetained uint64
-	connectsTCP, connectsWS, protocolErrors                                              uint64
+	connectsTCP, connectsWS, protocolErrors, slowConsumers                               uint64
 	wsBytesIn, wsBytesOut, wsPacketsIn, wsPacketsOut                                     uint64
 }
 
@@ -52,6 +53,7 @@ func (s *snapshot) add(c *counters) {
 	s.connectsTCP += c.connectsTCP.Load()
 	s.connectsWS += c.connectsWS.Load()
 	s.protocolErrors += c.protocolErrors.Load()
+	s.slowConsumers += c.slowConsumers.Load()
 	s.wsBytesIn += c.wsBytesIn.Load()
 	s.wsBytesOut += c.wsBytesOut.Load()
 	s.wsPacketsIn += c.wsPacketsIn.Load()
@@ -102,6 +104,8 @@ func (s *Server) newRegistry() *prometheus.Registry {
 		func(sn *snapshot) uint64 { return sn.droppedRetained })
 	counter("connections_tcp_total", "TCP connections accepted.", func(sn *snapshot) uint64 { return sn.connectsTCP })
 	counter("connections_ws_total", "WebSocket connections accepted.", func(sn *snapshot) uint64 { return sn.connectsWS })
+	counter("slow_consumers_total", "Clients disconnected for acknowledging nothing while their queue was over its limit.",
+		func(sn *snapshot) uint64 { return sn.slowConsumers })
 	counter("protocol_errors_total", "Connections closed for a protocol violation.",
 		func(sn *snapshot) uint64 { return sn.protocolErrors })
 	gauge("connections", "Open network connections.", func() float64 { return float64(s.openConns.Load()) })
