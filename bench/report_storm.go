@@ -77,6 +77,7 @@ func stuckColumns() []column {
 			num: func(r *Result) float64 { return float64(r.Latency.P99) }},
 		{head: "dropped", val: func(r *Result) string { return fmt.Sprint(r.Dropped) }},
 		{head: "stuck", val: sk(func(s *StuckReport) string { return fmt.Sprint(s.Stuck) })},
+		{head: "owed each", val: sk(func(s *StuckReport) string { return si(s.Owed) })},
 		{head: "cut", val: sk(func(s *StuckReport) string { return fmt.Sprint(s.Disconnected) })},
 		{head: "first s", val: sk(func(s *StuckReport) string { return secs(s.FirstSeconds) })},
 		{head: "median s", val: sk(func(s *StuckReport) string { return secs(s.MedianSeconds) })},

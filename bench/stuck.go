@@ -63,6 +63,9 @@ type StuckPart struct {
 type StuckReport struct {
 	Stuck        int64 `json:"stuck"`
 	Disconnected int64 `json:"disconnected"`
+	// Owed is how many messages were published, on average, to a stuck subscriber's topic while it was
+	// subscribed: what the broker had to queue, drop or refuse for each.
+	Owed float64 `json:"owed"`
 	// Seconds after the publishers started at which the first, median and last stuck subscriber was seen
 	// disconnected.
 	FirstSeconds  float64 `json:"first_seconds"`
@@ -378,6 +381,28 @@ func mergeStuck(parts []*PartResult, r *Result) *StuckReport {
 		}
 		s.Stuck += p.Stuck.Stuck
 		down = append(down, p.Stuck.Down...)
+	}
+	sent := map[int]int64{}
+	for _, p := range parts {
+		for k, v := range p.Accepted {
+			sent[k] += v
+		}
+	}
+	T := r.Spec.topicCount()
+	var owed, stuck int64
+	for i := 0; i < r.Spec.Subscribers; i++ {
+		if !isStuck(i, r.Spec.Stuck) {
+			continue
+		}
+		stuck++
+		for p := 0; p < r.Spec.Publishers; p++ {
+			if st, ok := r.Spec.streamFor(p, i%T); ok {
+				owed += sent[st+r.Spec.PubOffset]
+			}
+		}
+	}
+	if stuck > 0 {
+		s.Owed = float64(owed) / float64(stuck)
 	}
 	sort.Slice(down, func(i, j int) bool { return down[i] < down[j] })
 	s.Disconnected = int64(len(down))

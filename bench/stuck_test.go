@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"loopmq/server"
 )
 
 func TestIsStuckSpreadsTheFraction(t *testing.T) {
@@ -71,8 +73,9 @@ func TestStuckAgainstLoopmq(t *testing.T) {
 		t.Skip("short")
 	}
 	for _, qos := range []byte{0, 1} {
-		t.Run("qos"+strconv.Itoa(int(qos)), func(t *testing.T) {
-			s := startLoopmqAdmin(t, nil)
+		t.Run("kicked/qos"+strconv.Itoa(int(qos)), func(t *testing.T) {
+			// No slow-consumer policy, so only the kick ends the stuck ones.
+			s := startLoopmqAdmin(t, func(o *server.Options) { o.SlowConsumerTimeout = 0 })
 			sp := quickSpec(ScenarioStuck, "tcp://"+s.TCPAddr())
 			sp.Version, sp.QoS = 5, qos
 			sp.Publishers, sp.Subscribers, sp.Stuck, sp.Topics = 2, 20, 0.25, 1
@@ -102,6 +105,9 @@ func TestStuckAgainstLoopmq(t *testing.T) {
 			if st == nil || st.Stuck != 5 || st.Disconnected != 5 {
 				t.Fatalf("stuck report %+v, want 5 stuck, 5 disconnected; errors %v", st, r.Errors)
 			}
+			if st.Owed != float64(r.Sent) { // all on one topic: each stuck one was owed every message
+				t.Errorf("owed %v per stuck subscriber, want %d", st.Owed, r.Sent)
+			}
 			// Every stuck one was noticed after the kick (2.5 s into the run, under a second of it connecting)
 			// and within a few seconds of it.
 			if st.FirstSeconds < 1.5 || st.LastSeconds > kickAt.Sub(r.Date).Seconds()+3 {
@@ -121,5 +127,36 @@ func TestStuckAgainstLoopmq(t *testing.T) {
 				t.Errorf("table %q, %v", out.String(), err)
 			}
 		})
+	}
+}
+
+// TestStuckCutByBrokerPolicy: with QoS 1 the broker's own slow-consumer rule (queue over max_queued_messages and
+// nothing acknowledged for slow_consumer_timeout) ends the stuck subscribers, and the harness reports when.
+func TestStuckCutByBrokerPolicy(t *testing.T) {
+	if testing.Short() {
+		t.Skip("short")
+	}
+	s := startLoopmqAdmin(t, func(o *server.Options) {
+		o.MaxQueuedMessages, o.MaxInflight, o.SlowConsumerTimeout = 50, 10, time.Second
+	})
+	sp := quickSpec(ScenarioStuck, "tcp://"+s.TCPAddr())
+	sp.Version, sp.QoS = 5, 1
+	sp.Publishers, sp.Subscribers, sp.Stuck, sp.Topics = 2, 20, 0.25, 1
+	sp.PayloadSize, sp.Rate, sp.Duration, sp.Drain = 200, 200, 4*time.Second, 5*time.Second
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	r, err := Run(ctx, sp, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := r.Stuck
+	// 400 msg/s reach a stuck subscriber: 60 fill its window and queue within a fraction of a second, then a
+	// second without acknowledgements ends it.
+	if st == nil || st.Stuck != 5 || st.Disconnected != 5 || st.LastSeconds > 3.5 {
+		t.Fatalf("stuck report %+v, want all 5 cut within 3.5 s; errors %v", st, r.Errors)
+	}
+	if want := r.Sent * 15; r.Unique != want || r.Lost != 0 || r.Dropped != 0 {
+		t.Errorf("sent %d, healthy received %d (want %d) lost %d dropped %d; errors %v",
+			r.Sent, r.Unique, want, r.Lost, r.Dropped, r.Errors)
 	}
 }
