@@ -3,7 +3,7 @@
 # Mosquitto in the same invocation, each broker pinned to CPU $BROKER_CPU and the load to $LOAD_CPU.
 # Writes $OUT/results.jsonl, $OUT/figures.md and $OUT/report.html.
 #
-#   bench/storm.sh                          # everything (about 6 minutes)
+#   bench/storm.sh                          # everything (about 10 minutes)
 #   ONLY=storm CONNS=5000 bench/storm.sh    # one part: storm or stuck
 #
 # Needs bin/loopmq and bin/mqbench (make build) and mosquitto on PATH (/usr/sbin); Mosquitto has no kick
@@ -91,6 +91,11 @@ if [ -z "$ONLY" ] || [ "$ONLY" = stuck ]; then
 	# 10 unpaced publishers → $SUBS subscribers, one topic each, 10% never read after subscribing.
 	for qos in 0 1; do
 		compare stuck -subs "$SUBS" -pubs 10 -qos "$qos" -duration "$DUR" -v 5
+	done
+	# Pressure: per-subscriber rates high enough that a stuck one is owed thousands of messages within the run
+	# (1,000 subscribers, 100 per topic, 512-byte payloads).
+	for qos in 0 1; do
+		compare stuck -subs 1000 -topics 10 -size 512 -pubs 10 -qos "$qos" -duration "$DUR" -v 5
 	done
 fi
 
