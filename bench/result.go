@@ -1,6 +1,9 @@
 package bench
 
 import (
+	"fmt"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -119,7 +122,8 @@ func merge(spec Spec, parts []*PartResult) *Result {
 	var groups []GroupStat
 	var t phaseTimes
 	var lastRecv int64
-	errs := map[string]bool{}
+	errs := map[string]int{} // workers' errors, counts added up
+	var order []string
 	for _, p := range parts {
 		r.Connections += p.Connected
 		r.ConnectFailures += p.ConnFailed
@@ -150,10 +154,18 @@ func merge(spec Spec, parts []*PartResult) *Result {
 			r.Retained = &rr
 		}
 		for _, e := range p.Errors {
-			if !errs[e] {
-				errs[e] = true
-				r.Errors = append(r.Errors, e)
+			n, msg := splitCount(e)
+			if _, ok := errs[msg]; !ok {
+				order = append(order, msg)
 			}
+			errs[msg] += n
+		}
+	}
+	for _, msg := range order {
+		if n := errs[msg]; n > 0 {
+			r.Errors = append(r.Errors, fmt.Sprintf("%d× %s", n, msg))
+		} else {
+			r.Errors = append(r.Errors, msg)
 		}
 	}
 	expect := map[int][]int{}
@@ -226,4 +238,14 @@ func curve(h *Histogram) []CurvePoint {
 		out[i] = CurvePoint{Percentile: p, Micros: h.h.ValueAtQuantile(p)}
 	}
 	return out
+}
+
+// splitCount splits a worker's "N× message" error line; a line without a count gives 0.
+func splitCount(e string) (int, string) {
+	num, msg, ok := strings.Cut(e, "× ")
+	n, err := strconv.Atoi(num)
+	if !ok || err != nil {
+		return 0, e
+	}
+	return n, msg
 }

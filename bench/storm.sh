@@ -77,7 +77,10 @@ res="$OUT/results.jsonl"
 
 compare() { # compare [COMPARE FLAGS] SCENARIO FLAGS...
 	echo "== $*" >&2
+	nstat -n 2>/dev/null || true
 	bin/mqbench compare -targets "$T" -pids "$P" -pause 5s "$@" -q -pin "$LOAD_CPU" -json >>"$res" || true
+	# The kernel's view of the accept queues during the run (machine-wide: other processes count too).
+	nstat 2>/dev/null | grep -E 'ListenOverflows|ListenDrops|TCPReqQFullDrop|SyncookiesSent|TCPTimeouts' >&2 || true
 }
 
 if [ -z "$ONLY" ] || [ "$ONLY" = storm ]; then
@@ -88,14 +91,15 @@ if [ -z "$ONLY" ] || [ "$ONLY" = storm ]; then
 fi
 
 if [ -z "$ONLY" ] || [ "$ONLY" = stuck ]; then
-	# 10 unpaced publishers → $SUBS subscribers, one topic each, 10% never read after subscribing.
+	# 10 unpaced publishers → $SUBS subscribers, one topic each, 10% never read after subscribing. Two worker
+	# processes, so the connections come from 127.0.0.2 and .3 and not from 127.0.0.1's ephemeral ports.
 	for qos in 0 1; do
-		compare stuck -subs "$SUBS" -pubs 10 -qos "$qos" -duration "$DUR" -v 5
+		compare stuck -subs "$SUBS" -pubs 10 -qos "$qos" -duration "$DUR" -v 5 -workers 2
 	done
 	# Pressure: per-subscriber rates high enough that a stuck one is owed thousands of messages within the run
 	# (1,000 subscribers, 100 per topic, 512-byte payloads).
 	for qos in 0 1; do
-		compare stuck -subs 1000 -topics 10 -size 512 -pubs 10 -qos "$qos" -duration "$DUR" -v 5
+		compare stuck -subs 1000 -topics 10 -size 512 -pubs 10 -qos "$qos" -duration "$DUR" -v 5 -workers 2
 	done
 fi
 

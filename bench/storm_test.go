@@ -177,3 +177,17 @@ func TestErrorsGroupAcrossAddresses(t *testing.T) {
 		t.Errorf("errors %q, want %q", got, want)
 	}
 }
+
+func TestMergeAddsWorkersErrorCounts(t *testing.T) {
+	sp := DefaultSpec(ScenarioConn)
+	sp.URLs = []string{"tcp://127.0.0.1:1"}
+	parts := []*PartResult{
+		{Errors: []string{"5× connect: dial tcp i/o timeout", "1× connect: refused"}},
+		{Errors: []string{"2× connect: dial tcp i/o timeout"}},
+	}
+	r := merge(sp, parts)
+	want := []string{"7× connect: dial tcp i/o timeout", "1× connect: refused"}
+	if fmt.Sprint(r.Errors) != fmt.Sprint(want) {
+		t.Errorf("errors %q, want %q", r.Errors, want)
+	}
+}
