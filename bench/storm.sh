@@ -21,6 +21,9 @@ LOAD_CPU=${LOAD_CPU:-1}
 ONLY=${ONLY:-}
 BASE=${BASE:-22000} # ports BASE+1.. are used
 LOOPMQ_FLAGS=${LOOPMQ_FLAGS:-}
+LOOPMQ_BIN=${LOOPMQ_BIN:-bin/loopmq}
+PEER=${PEER:-1}        # 0: loopmq alone (for trying loopmq settings)
+VERSIONS=${VERSIONS:-4 5}
 
 mkdir -p "$OUT"
 tmp=$(mktemp -d)
@@ -46,7 +49,7 @@ targets=()
 pidmap=()
 
 # shellcheck disable=SC2086
-taskset -c "$BROKER_CPU" bin/loopmq -tcp 127.0.0.1:$((BASE + 1)) -ws "" -http 127.0.0.1:$((BASE + 3)) \
+taskset -c "$BROKER_CPU" "$LOOPMQ_BIN" -tcp 127.0.0.1:$((BASE + 1)) -ws "" -http 127.0.0.1:$((BASE + 3)) \
 	-log-level error $LOOPMQ_FLAGS >"$tmp/loopmq.log" 2>&1 &
 pids+=($!)
 wait_port $((BASE + 1))
@@ -54,7 +57,7 @@ targets+=("loopmq=tcp://127.0.0.1:$((BASE + 1))")
 pidmap+=("loopmq=${pids[-1]}")
 KICK="loopmq=http://127.0.0.1:$((BASE + 3))/admin/disconnect?all=1"
 
-if command -v mosquitto >/dev/null; then
+if [ "$PEER" = 1 ] && command -v mosquitto >/dev/null; then
 	cat >"$tmp/mosquitto.conf" <<EOF
 set_tcp_nodelay true
 max_connections -1
@@ -85,7 +88,7 @@ compare() { # compare [COMPARE FLAGS] SCENARIO FLAGS...
 
 if [ -z "$ONLY" ] || [ "$ONLY" = storm ]; then
 	# Both waves: $CONNS clients over 2 worker processes (127.0.0.2, 127.0.0.3), 1000 handshakes in flight each.
-	for v in 4 5; do
+	for v in $VERSIONS; do
 		compare -kick-urls "$KICK" storm -n "$CONNS" -workers 2 -v "$v" -duration 3s
 	done
 fi
