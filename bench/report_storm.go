@@ -58,7 +58,15 @@ func stuckColumns() []column {
 			return f(r.Stuck)
 		}
 	}
-	secs := func(v float64) string { return fmt.Sprintf("%.1f", v) }
+	// When none was cut there is no time to show.
+	when := func(f func(s *StuckReport) float64) func(r *Result) string {
+		return sk(func(s *StuckReport) string {
+			if s.Disconnected == 0 {
+				return "-"
+			}
+			return fmt.Sprintf("%.1f", f(s))
+		})
+	}
 	rss := func(v int64) string {
 		if v == 0 {
 			return "-"
@@ -79,9 +87,9 @@ func stuckColumns() []column {
 		{head: "stuck", val: sk(func(s *StuckReport) string { return fmt.Sprint(s.Stuck) })},
 		{head: "owed each", val: sk(func(s *StuckReport) string { return si(s.Owed) })},
 		{head: "cut", val: sk(func(s *StuckReport) string { return fmt.Sprint(s.Disconnected) })},
-		{head: "first s", val: sk(func(s *StuckReport) string { return secs(s.FirstSeconds) })},
-		{head: "median s", val: sk(func(s *StuckReport) string { return secs(s.MedianSeconds) })},
-		{head: "last s", val: sk(func(s *StuckReport) string { return secs(s.LastSeconds) })},
+		{head: "first s", val: when(func(s *StuckReport) float64 { return s.FirstSeconds })},
+		{head: "median s", val: when(func(s *StuckReport) float64 { return s.MedianSeconds })},
+		{head: "last s", val: when(func(s *StuckReport) float64 { return s.LastSeconds })},
 		{head: "rss start", val: sk(func(s *StuckReport) string { return rss(s.RSSStart) })},
 		{head: "rss peak", val: sk(func(s *StuckReport) string { return rss(s.RSSPeak) })},
 		{head: "rss end", val: sk(func(s *StuckReport) string { return rss(s.RSSEnd) })},
