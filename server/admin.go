@@ -128,9 +128,20 @@ func waitGroup(ctx context.Context, wg *sync.WaitGroup) bool {
 	}
 }
 
+// kickChunk is how many connections one loop task closes. Closing all of a loop's connections in one task would
+// hold the loop for the whole kick (hundreds of milliseconds for tens of thousands), while the kicked clients are
+// already reconnecting and their new connections wait to be registered on this very loop; in chunks, the loop
+// serves them in between.
+const kickChunk = 512
+
 // kickSessions runs on l: it disconnects the clients of the batch's sessions that l still owns and forwards the
-// others to the loop a takeover moved them to meanwhile.
+// others to the loop a takeover moved them to meanwhile, kickChunk at a time.
 func (l *loop) kickSessions(b *kickBatch) {
+	if len(b.sessions) > kickChunk {
+		rest := &kickBatch{sessions: b.sessions[kickChunk:], n: b.n, wg: b.wg}
+		b.sessions = b.sessions[:kickChunk]
+		defer l.execute(func(context.Context) error { l.kickSessions(rest); return nil })
+	}
 	for _, se := range b.sessions {
 		if o := se.owner.Load(); o != l && o != nil {
 			fwd := &kickBatch{sessions: []*session{se}, n: b.n, wg: b.wg}
