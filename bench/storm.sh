@@ -87,22 +87,37 @@ compare() { # compare [COMPARE FLAGS] SCENARIO FLAGS...
 }
 
 if [ -z "$ONLY" ] || [ "$ONLY" = storm ]; then
-	# Both waves: $CONNS clients over 2 worker processes (127.0.0.2, 127.0.0.3), 1000 handshakes in flight each.
+	# Both waves: $CONNS clients over 2 worker processes, 1000 handshakes in flight each. Every run (target and
+	# protocol version) connects from its own pair of source addresses (127.0.N.2 and .3): a run reusing the
+	# previous run's addresses within a minute meets tens of thousands of TIME_WAIT ports and measures that.
+	n=0
 	for v in $VERSIONS; do
-		compare -kick-urls "$KICK" storm -n "$CONNS" -workers 2 -v "$v" -duration 3s
+		for t in "${targets[@]}"; do
+			name=${t%%=*}
+			n=$((n + 1))
+			pid=$(printf '%s\n' "${pidmap[@]}" | sed -n "s/^$name=//p")
+			kick=()
+			[ "$name" = loopmq ] && kick=(-kick-url "${KICK#loopmq=}")
+			echo "== storm $name -v $v" >&2
+			nstat -n 2>/dev/null || true
+			bin/mqbench storm -name "$name" -url "${t#*=}" -pid "$pid" -n "$CONNS" -workers 2 -v "$v" -duration 3s \
+				-source-ip "127.0.$n.2" "${kick[@]}" -q -pin "$LOAD_CPU" -json >>"$res" || true
+			nstat 2>/dev/null | grep -E 'ListenOverflows|ListenDrops|TCPReqQFullDrop|SyncookiesSent|TCPSynRetrans' >&2 || true
+			sleep 5
+		done
 	done
 fi
 
 if [ -z "$ONLY" ] || [ "$ONLY" = stuck ]; then
 	# 10 unpaced publishers → $SUBS subscribers, one topic each, 10% never read after subscribing. Two worker
-	# processes, so the connections come from 127.0.0.2 and .3 and not from 127.0.0.1's ephemeral ports.
+	# processes, so the connections come from their own source addresses, not from 127.0.0.1's ephemeral ports.
 	for qos in 0 1; do
-		compare stuck -subs "$SUBS" -pubs 10 -qos "$qos" -duration "$DUR" -v 5 -workers 2
+		compare stuck -subs "$SUBS" -pubs 10 -qos "$qos" -duration "$DUR" -v 5 -workers 2 -source-ip 127.0.100.2
 	done
 	# Pressure: per-subscriber rates high enough that a stuck one is owed thousands of messages within the run
 	# (1,000 subscribers, 100 per topic, 512-byte payloads).
 	for qos in 0 1; do
-		compare stuck -subs 1000 -topics 10 -size 512 -pubs 10 -qos "$qos" -duration "$DUR" -v 5 -workers 2
+		compare stuck -subs 1000 -topics 10 -size 512 -pubs 10 -qos "$qos" -duration "$DUR" -v 5 -workers 2 -source-ip 127.0.110.2
 	done
 fi
 
