@@ -6,6 +6,7 @@ package bench
 // restart or a load balancer failover, and it is where accept backlogs overflow and SYNs are retried.
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -209,14 +210,7 @@ func postKick(ctx context.Context, url string) string {
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 200))
-	return fmt.Sprintf("%s %s", resp.Status, trimSpace(body))
-}
-
-func trimSpace(b []byte) string {
-	for len(b) > 0 && (b[len(b)-1] == '\n' || b[len(b)-1] == ' ') {
-		b = b[:len(b)-1]
-	}
-	return string(b)
+	return fmt.Sprintf("%s %s", resp.Status, bytes.TrimSpace(body))
 }
 
 // report merges the workers' second waves into the result.
