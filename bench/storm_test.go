@@ -120,6 +120,9 @@ func TestStormWithoutKick(t *testing.T) {
 // TestStormKickRefused: an endpoint that does not disconnect anyone leaves every client kept, and the report
 // shows the endpoint's answer instead of inventing a second wave.
 func TestStormKickRefused(t *testing.T) {
+	if testing.Short() {
+		t.Skip("short: waits out the 15 s kick wait")
+	}
 	s := startLoopmqAdmin(t, nil)
 	sp := quickSpec(ScenarioStorm, "tcp://"+s.TCPAddr())
 	sp.Clients, sp.Duration = 20, 100*time.Millisecond
