@@ -228,6 +228,11 @@ func (s *Spec) Validate() error {
 		if s.StuckRcvBuf < 0 {
 			return errors.New("stuck receive buffer must not be negative")
 		}
+		for _, u := range s.URLs {
+			if t, _ := ParseTarget(u); t.Scheme != "tcp" {
+				return fmt.Errorf("stuck needs tcp:// targets (a stuck subscriber sets its socket's receive buffer), not %s", u)
+			}
+		}
 	}
 	if s.Scenario == ScenarioRetained && s.Retained < 1 {
 		return errors.New("retained needs at least one message (-n)")

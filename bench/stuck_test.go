@@ -1,7 +1,9 @@
 package bench
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"net/http"
 	"strconv"
 	"strings"
@@ -158,5 +160,66 @@ func TestStuckCutByBrokerPolicy(t *testing.T) {
 	if want := r.Sent * 15; r.Unique != want || r.Lost != 0 || r.Dropped != 0 {
 		t.Errorf("sent %d, healthy received %d (want %d) lost %d dropped %d; errors %v",
 			r.Sent, r.Unique, want, r.Lost, r.Dropped, r.Errors)
+	}
+}
+
+func TestStormAndStuckSpecsRefuseNonsense(t *testing.T) {
+	tests := []struct {
+		name   string
+		scen   Scenario
+		mutate func(*Spec)
+		want   string
+	}{
+		{"storm without clients", ScenarioStorm, func(s *Spec) { s.Clients = 0 }, "at least one client"},
+		{"no handshake in flight", ScenarioStorm, func(s *Spec) { s.Parallel = 0 }, "parallel 0"},
+		{"kick URL not http", ScenarioStorm, func(s *Spec) { s.KickURL = "tcp://127.0.0.1:8080/x" }, "kick URL"},
+		{"everyone stuck", ScenarioStuck, func(s *Spec) { s.Stuck = 1 }, "stuck fraction 1"},
+		{"negative fraction", ScenarioStuck, func(s *Spec) { s.Stuck = -0.1 }, "stuck fraction"},
+		{"more topics than subscribers", ScenarioStuck, func(s *Spec) { s.Topics = s.Subscribers + 1 }, "topics"},
+		{"no publisher", ScenarioStuck, func(s *Spec) { s.Publishers = 0 }, "at least 1 publishers"},
+		{"websocket target", ScenarioStuck, func(s *Spec) { s.URLs = []string{"ws://127.0.0.1:8083/mqtt"} }, "tcp:// targets"},
+		{"negative receive buffer", ScenarioStuck, func(s *Spec) { s.StuckRcvBuf = -1 }, "receive buffer"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			sp := DefaultSpec(tc.scen)
+			sp.URLs = []string{"tcp://127.0.0.1:1883"}
+			tc.mutate(&sp)
+			err := sp.Validate()
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("Validate() = %v, want an error about %q", err, tc.want)
+			}
+		})
+	}
+	for _, scen := range []Scenario{ScenarioStorm, ScenarioStuck} {
+		sp := DefaultSpec(scen)
+		sp.URLs = []string{"tcp://127.0.0.1:1883"}
+		if err := sp.Validate(); err != nil {
+			t.Errorf("default %s spec: %v", scen, err)
+		}
+	}
+}
+
+// TestStuckCLI runs `mqbench stuck` with its own flags and reads the JSON a user would save.
+func TestStuckCLI(t *testing.T) {
+	s := startLoopmqAdmin(t, nil)
+	var out, errb bytes.Buffer
+	code := Main([]string{"stuck", "-url", "tcp://" + s.TCPAddr(), "-subs", "12", "-pubs", "3", "-stuck", "0.25",
+		"-topics", "4", "-stuck-rcvbuf", "2048", "-rate", "200", "-duration", "500ms", "-drain", "2s", "-q", "-json"}, &out, &errb)
+	if code != 0 {
+		t.Fatalf("code %d: %s", code, errb.String())
+	}
+	var r Result
+	if err := json.Unmarshal(out.Bytes(), &r); err != nil {
+		t.Fatal(err)
+	}
+	if r.Spec.Topics != 4 || r.Spec.StuckRcvBuf != 2048 || r.Stuck == nil || r.Stuck.Stuck != 3 || r.Connections != 15 {
+		t.Fatalf("spec %+v stuck %+v conns %d", r.Spec, r.Stuck, r.Connections)
+	}
+	// 12 subscribers over 4 topics, 3 stuck (indexes 3, 7, 11: all on topic 3, so what each was owed is exactly
+	// topic 3's messages); the healthy 9 are three on each of topics 0-2.
+	want := 3 * (r.Sent - int64(r.Stuck.Owed))
+	if r.Unique != want || r.Lost != 0 || want == 0 {
+		t.Errorf("healthy received %d, want %d (lost %d)", r.Unique, want, r.Lost)
 	}
 }
