@@ -160,8 +160,8 @@ func WriteTable(w io.Writer, rs []*Result) error {
 			fmt.Fprintf(w, "%s: %d acknowledgements for packet ids not in flight\n", r.Name, r.BadAcks)
 		}
 		if s := r.Storm; s != nil {
-			fmt.Fprintf(w, "%s: kick answered %q; connections ended by %s; %d never disconnected; downtime p50 %s ms p99 %s ms\n",
-				r.Name, s.KickStatus, reasonList(s.Reasons), s.Kept, ms(s.Downtime.P50), ms(s.Downtime.P99))
+			fmt.Fprintf(w, "%s: kick answered %q after %.3f s; connections ended by %s; %d never disconnected; downtime min %s p50 %s p99 %s ms\n",
+				r.Name, s.KickStatus, s.KickSeconds, reasonList(s.Reasons), s.Kept, ms(s.Downtime.Min), ms(s.Downtime.P50), ms(s.Downtime.P99))
 		}
 		for _, e := range r.Errors {
 			fmt.Fprintf(w, "%s: %s\n", r.Name, e)

@@ -39,6 +39,7 @@ type StormReport struct {
 	KickURL      string           `json:"kick_url,omitempty"`
 	KickStatus   string           `json:"kick_status,omitempty"` // the endpoint's answer, or why it failed
 	KickAt       time.Time        `json:"kick_at"`
+	KickSeconds  float64          `json:"kick_seconds"` // until the endpoint answered (loopmq: every loop did its share)
 	Disconnected int64            `json:"disconnected"`
 	Reasons      map[string]int64 `json:"reasons,omitempty"`
 	Kept         int64            `json:"kept"`
@@ -175,6 +176,7 @@ func casMax(a *atomic.Int64, v int64) {
 type kicker struct {
 	url    string
 	at     time.Time
+	took   time.Duration
 	status string
 	done   chan struct{}
 }
@@ -192,6 +194,7 @@ func startKick(ctx context.Context, url string, hold time.Duration) *kicker {
 		}
 		k.at = time.Now()
 		k.status = postKick(ctx, url)
+		k.took = time.Since(k.at)
 	}()
 	return k
 }
@@ -216,7 +219,8 @@ func postKick(ctx context.Context, url string) string {
 // report merges the workers' second waves into the result.
 func (k *kicker) report(r *Result, parts []*PartResult) {
 	<-k.done
-	s := &StormReport{KickURL: k.url, KickStatus: k.status, KickAt: k.at.UTC(), Reasons: map[string]int64{}}
+	s := &StormReport{KickURL: k.url, KickStatus: k.status, KickAt: k.at.UTC(), KickSeconds: k.took.Seconds(),
+		Reasons: map[string]int64{}}
 	lat, down := NewHistogram(), NewHistogram()
 	var lastUp int64
 	for _, p := range parts {
