@@ -36,6 +36,11 @@ func (s *Server) handleAdminDisconnect(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "use POST", http.StatusMethodNotAllowed)
 		return
 	}
+	if s.stopping.Load() {
+		// The loops are going away and would never run the kick; shutdown disconnects everyone anyway.
+		http.Error(w, "shutting down", http.StatusServiceUnavailable)
+		return
+	}
 	q := r.URL.Query()
 	id, all := q.Get("client"), q.Get("all")
 	if (id == "") == (all != "1") {
@@ -69,7 +74,8 @@ type kickBatch struct {
 }
 
 // disconnectAll ends the connection of every connected client. The session table is read one shard at a time
-// (each lock held only to copy pointers), and each owning loop gets one task with its sessions.
+// (each lock held only to copy pointers), and each owning loop gets its sessions in one task that goes on in
+// chunks (kickSessions).
 func (s *Server) disconnectAll(ctx context.Context) disconnectResult {
 	byLoop := make(map[*loop][]*session)
 	t := &s.sessions
