@@ -257,10 +257,7 @@ func (cl *client) process(buf []byte) int {
 		cl.want = 0
 		body := buf[off+h.Size : off+h.Len()]
 		off += h.Len()
-		cl.l.stats.packetsIn.Add(1)
-		if cl.tr != nil {
-			cl.l.stats.wsPacketsIn.Add(1)
-		}
+		cl.l.stats.packetIn(cl.tr != nil, h.Type)
 		cl.handle(h, body)
 	}
 	return off
@@ -314,11 +311,8 @@ func (cl *client) buf() []byte {
 
 // write stores the outbox after appending to buf() and schedules the flush.
 func (cl *client) write(b []byte) {
+	cl.l.stats.packetOut(cl.tr != nil, b, len(cl.out.B))
 	cl.out.B = b
-	cl.l.stats.packetsOut.Add(1)
-	if cl.tr != nil {
-		cl.l.stats.wsPacketsOut.Add(1)
-	}
 	if cl.state < stClosed {
 		cl.l.markDirty(cl)
 	}
