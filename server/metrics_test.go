@@ -380,7 +380,33 @@ func TestBusyClockCountsNestedCallbacksOnce(t *testing.T) {
 	}
 }
 
-// BenchmarkBusyClock is the cost busy-time accounting adds to every callback: one enter and one leave.
+// TestBusyClockSpansToTheArmedFlush holds the pass rule: a callback that armed the flush leaves the interval open,
+// the callbacks until the flush add no clock reads of their own, and the flush closes it, counting the whole span.
+func TestBusyClockSpansToTheArmedFlush(t *testing.T) {
+	l := &loop{}
+	const d = 10 * time.Millisecond
+	l.enter() // OnTraffic that queues a reply
+	l.flushArmed = true
+	l.leave()
+	if !l.busy.open || l.stats.busyNanos.Load() != 0 {
+		t.Fatalf("open %v, busy %v: the interval must stay open until the flush", l.busy.open, l.stats.busyNanos.Load())
+	}
+	time.Sleep(d) // gnet reading the next connection of the batch
+	l.enter()     // OnTraffic of that connection
+	l.leave()
+	l.enter() // the flush task
+	l.flushArmed = false
+	l.leave()
+	if l.busy.open {
+		t.Fatal("the flush left the interval open")
+	}
+	if got := time.Duration(l.stats.busyNanos.Load()); got < d || got > d+time.Second {
+		t.Fatalf("busy %v for a pass that took at least %v", got, d)
+	}
+}
+
+// BenchmarkBusyClock is the cost busy-time accounting adds to a loop pass that reads the clock (its first
+// callback's enter and the last one's leave).
 func BenchmarkBusyClock(b *testing.B) {
 	l := &loop{}
 	b.ReportAllocs()
