@@ -416,23 +416,35 @@ func BenchmarkBusyClock(b *testing.B) {
 	}
 }
 
-// BenchmarkOnTrafficPublish is the callback busy-time accounting wraps, for scale: gnet's OnTraffic with one
-// 64-byte QoS 0 PUBLISH for one subscriber on the same loop, flushed, on in-memory connections.
+// BenchmarkOnTrafficPublish is what busy-time accounting wraps, for scale: one loop pass in which gnet calls
+// OnTraffic for each of N publishers with one 64-byte QoS 0 PUBLISH for one subscriber on the same loop, then runs
+// the flush, on in-memory connections (no syscalls, so the accounting's share is larger than on real sockets).
+// ns/op is per pass.
 func BenchmarkOnTrafficPublish(b *testing.B) {
-	bb := newBenchBroker(b, 1)
-	sub, _ := bb.client(0, "sub", codec.V311)
-	if _, err := bb.s.index.Subscribe([]byte("b/t"), topic.Subscription{Subscriber: sub.s.subID}); err != nil {
-		b.Fatal(err)
-	}
-	pub, fc := bb.client(0, "pub", codec.V311)
-	pub.transport = transportTCP
-	pk := codec.Publish{Topic: []byte("b/t"), Payload: make([]byte, 64)}
-	pkt := pk.Append(nil, codec.V311)
-	e := &engine{s: bb.s}
-	b.ReportAllocs()
-	for b.Loop() {
-		fc.in = pkt
-		e.OnTraffic(fc)
-		bb.pass()
+	for _, n := range []int{1, 10} {
+		b.Run(fmt.Sprintf("conns=%d", n), func(b *testing.B) {
+			bb := newBenchBroker(b, 1)
+			sub, _ := bb.client(0, "sub", codec.V311)
+			if _, err := bb.s.index.Subscribe([]byte("b/t"), topic.Subscription{Subscriber: sub.s.subID}); err != nil {
+				b.Fatal(err)
+			}
+			conns := make([]*fakeConn, n)
+			for i := range conns {
+				var pub *client
+				pub, conns[i] = bb.client(0, fmt.Sprintf("pub%d", i), codec.V311)
+				pub.transport = transportTCP
+			}
+			pk := codec.Publish{Topic: []byte("b/t"), Payload: make([]byte, 64)}
+			pkt := pk.Append(nil, codec.V311)
+			e := &engine{s: bb.s}
+			b.ReportAllocs()
+			for b.Loop() {
+				for _, fc := range conns {
+					fc.in = pkt
+					e.OnTraffic(fc)
+				}
+				bb.pass()
+			}
+		})
 	}
 }
