@@ -90,6 +90,7 @@ type client struct {
 	problemInfo bool   // Request Problem Information sent as 1: reason strings wanted
 
 	aliases *aliasState // topic aliases in both directions, allocated on first use
+	acks    *ackQueue   // acknowledgements held back for flow control, allocated on first use
 	expiry  uint32      // Session Expiry Interval asked at CONNECT (possibly changed at DISCONNECT)
 
 	will      *message
@@ -102,6 +103,7 @@ type client struct {
 	closeAfterRead   bool // set inside OnTraffic: return gnet.Close
 	inTraffic        bool
 	refused          bool // over max_connections: answer CONNECT with "server unavailable"
+	inputPaused      bool // too many held acknowledgements: input is left unread until they go out
 	reason           string
 }
 
@@ -125,6 +127,18 @@ func (cl *client) onTraffic() gnet.Action {
 	}
 	cl.inTraffic = true
 	defer func() { cl.inTraffic = false }()
+	if cl.inputPaused {
+		// Flow control holds this publisher (flow.go): its input waits, up to a bound.
+		cl.lastSeen = cl.l.s.tickNow()
+		if cl.pausedInput() > cl.l.s.pausedInputLimit() {
+			cl.fail(codec.QuotaExceeded, "publisher keeps sending while its acknowledgements are held back")
+			cl.c.Discard(-1)
+			return cl.trafficAction()
+		}
+		if cl.tr == nil {
+			return gnet.None
+		}
+	}
 	if cl.transport == transportSniff && !cl.sniff(raw) {
 		return cl.trafficAction()
 	}
@@ -242,7 +256,8 @@ func (cl *client) sniff(raw []byte) bool {
 // while the connection waits for its session (stConnecting) or is closing.
 func (cl *client) process(buf []byte) int {
 	off := 0
-	for off < len(buf) && cl.state != stConnecting && cl.state != stAuthenticating && cl.state < stClosing {
+	for off < len(buf) && cl.state != stConnecting && cl.state != stAuthenticating && cl.state < stClosing &&
+		!cl.inputPaused {
 		h, need, err := codec.Peek(buf[off:], cl.l.s.opts.MaxPacketSize)
 		if err != nil {
 			cl.failErr(err)

@@ -178,6 +178,10 @@ func (cl *client) attach(s *session, present bool) {
 	cl.s = s
 	cl.state = stConnected
 	s.cl = cl
+	s.online.Store(true)
+	if s.flow != nil {
+		s.progressAt = l.wheel.now
+	}
 	s.version = cl.version
 	s.expiry = cl.expiry
 	s.expireAt = 0

@@ -5,20 +5,41 @@ import (
 	"loopmq/topic"
 )
 
-// route matches m against the topic index and delivers it once per subscriber (overlapping subscriptions merged
-// [MQTT-3.3.4-2, -3]) and once per shared group. Deliveries to sessions owned by other loops are batched per loop
-// and posted once at the end.
+// route delivers m to every matching subscriber: plan, then dispatch. A publisher's QoS 1/2 message is planned
+// first and dispatched after its acknowledgement is written, so the publisher sees its ack before any copy of its
+// own message.
 func (l *loop) route(m *message) {
+	l.plan(m)
+	l.dispatch(m)
+}
+
+// planned is one delivery decided by plan.
+type planned struct {
+	s      *session
+	qos    byte
+	retain bool
+	nIDs   uint16 // subscription identifiers, in planIDs from idOff
+	idOff  uint32
+}
+
+// plan matches m against the topic index and lists one delivery per subscriber (overlapping subscriptions merged
+// [MQTT-3.3.4-2, -3]) and per shared group. It does the flow-control accounting of QoS 1/2 deliveries (flow.go):
+// each counts in its session's backlog; a connected session taken over its limit is recorded in l.hold so the
+// publisher's acknowledgement waits for it; an offline session at its limit does not get the message.
+func (l *loop) plan(m *message) {
+	l.planned, l.planIDs = l.planned[:0], l.planIDs[:0]
+	l.hold, l.quotaDropped, l.accepted = nil, false, 0
 	subs := l.s.index.Match(m.topic, l.matched[:0], nil)
 	l.matched = subs
 	if len(subs) > 1 && !l.seen.distinct(subs) {
 		topic.SortBySubscriber(subs) // overlapping subscriptions: group each subscriber's entries
 	}
+	limit := l.s.waits.limit
 	for rest := subs; len(rest) > 0; {
 		var one []topic.Subscription
 		one, rest, _ = topic.NextDelivery(rest)
 		qos, retain, ok := byte(0), false, false
-		ids := l.ids[:0]
+		idOff := len(l.planIDs)
 		for i := range one {
 			sub := &one[i]
 			if sub.Opts.NoLocal() && sub.Subscriber == m.from && !sub.Shared {
@@ -30,24 +51,51 @@ func (l *loop) route(m *message) {
 				retain = m.retain // [MQTT-3.3.1-12, -13]
 			}
 			if sub.ID != 0 {
-				ids = append(ids, sub.ID)
+				l.planIDs = append(l.planIDs, sub.ID)
 			}
 		}
-		l.ids = ids
 		if !ok {
+			l.planIDs = l.planIDs[:idOff]
 			continue
 		}
 		s := l.s.subs.get(one[0].Subscriber)
 		if s == nil {
+			l.planIDs = l.planIDs[:idOff]
 			continue
 		}
 		qos = min(qos, m.qos) // [MQTT-3.8.4-8]: downgrade to the granted QoS
-		if o := s.owner.Load(); o != l && o != nil {
-			l.stage(o, s, m, qos, retain, ids)
-			continue
+		if qos > 0 && s.backlog.Add(1) > limit {
+			if !s.online.Load() {
+				l.s.waits.unqueue(s, 1)
+				l.stats.droppedQueueFull.Add(1)
+				l.quotaDropped = true
+				l.planIDs = l.planIDs[:idOff]
+				continue
+			}
+			if l.hold == nil {
+				l.hold = s
+			}
 		}
-		l.deliver(s, m, qos, retain, ids)
+		l.accepted++
+		l.planned = append(l.planned, planned{s: s, qos: qos, retain: retain,
+			idOff: uint32(idOff), nIDs: uint16(len(l.planIDs) - idOff)})
 	}
+}
+
+// dispatch makes the deliveries plan listed. Deliveries to sessions owned by other loops are batched per loop
+// and posted once at the end.
+func (l *loop) dispatch(m *message) {
+	for i := range l.planned {
+		p := &l.planned[i]
+		ids := l.planIDs[p.idOff : p.idOff+uint32(p.nIDs)]
+		if o := p.s.owner.Load(); o != l && o != nil {
+			l.stage(o, p.s, m, p.qos, p.retain, ids)
+		} else {
+			l.deliver(p.s, m, p.qos, p.retain, ids)
+		}
+		p.s = nil
+	}
+	l.planned = l.planned[:0]
 	l.postStaged()
 }
 
@@ -95,20 +143,26 @@ func (l *loop) postBatch(ds []delivery, ids []uint32) {
 	l.wake()
 }
 
-// deliver hands m to session s, which l owns (or forwards it to the loop that owns s now).
+// deliver hands m to session s, which l owns (or forwards it to the loop that owns s now). A QoS 1/2 delivery
+// was counted in s's backlog by plan; it leaves the backlog here when it goes straight into the inflight window
+// or goes nowhere, and in pump when it leaves the queue.
 func (l *loop) deliver(s *session, m *message, qos byte, retain bool, ids []uint32) {
 	if o := s.owner.Load(); o != l {
 		// Owned elsewhere now (a resumed session moved): forward. Only the owner may look at the session.
 		if o != nil {
 			o.post(delivery{sess: s, msg: l.keep(m), qos: qos, retain: retain}, ids)
+		} else if qos > 0 {
+			l.s.waits.unqueue(s, 1)
 		}
 		return
 	}
-	if s.dead {
-		return
-	}
-	if m.expired(l.wheel.now) {
-		l.stats.droppedExpired.Add(1)
+	if s.dead || m.expired(l.wheel.now) {
+		if !s.dead {
+			l.stats.droppedExpired.Add(1)
+		}
+		if qos > 0 {
+			l.s.waits.unqueue(s, 1)
+		}
 		return
 	}
 	cl := s.cl
@@ -130,15 +184,17 @@ func (l *loop) deliver(s *session, m *message, qos byte, retain bool, ids []uint
 		e.ids = append([]uint32(nil), ids...)
 	}
 	if online && len(s.queue) == 0 && s.canSend(cl) {
+		l.s.waits.unqueue(s, 1)
 		s.sendNew(cl, e)
 		return
 	}
-	if len(s.queue) >= l.s.opts.MaxQueuedMessages {
-		e.m.release()
-		l.stats.droppedQueueFull.Add(1)
-		return
-	}
+	// Queued even past max_queued_messages: plan already decided this session takes the message, and held the
+	// publisher's acknowledgement if it went over the limit.
 	s.queue = append(s.queue, e)
+	l.stats.queued.Add(1)
+	if online && s.backlog.Load() > l.s.waits.limit {
+		l.watchCongestion(s)
+	}
 }
 
 // canSend reports whether the inflight window and the outbound buffer have room for one more QoS 1/2 message.
@@ -156,6 +212,7 @@ func (s *session) sendNew(cl *client, e outMsg) {
 		return
 	}
 	s.inflight = append(s.inflight, e)
+	cl.l.stats.inflight.Add(1)
 }
 
 // pump moves queued messages into the inflight window while there is room.
@@ -176,9 +233,17 @@ func (s *session) pump(l *loop) {
 		s.sendNew(cl, e)
 	}
 	if n > 0 {
-		k := copy(s.queue, s.queue[n:])
-		clear(s.queue[k:])
-		s.queue = s.queue[:k]
+		// Slice the sent messages off the front rather than moving the rest up: one acknowledgement usually
+		// frees one slot, and moving a long queue per message would make draining it quadratic. append
+		// reallocates once the tail is used up, which keeps the backing array within twice the queue.
+		clear(s.queue[:n])
+		if n == len(s.queue) {
+			s.queue = s.queue[:0] // keep the backing array: a queue that empties allocates nothing
+		} else {
+			s.queue = s.queue[n:]
+		}
+		l.stats.queued.Add(-int64(n))
+		l.s.waits.unqueue(s, int32(n))
 	}
 }
 
@@ -198,7 +263,7 @@ func (s *session) resume(l *loop) {
 		// Onward delivery already started, so an inflight message is re-sent even past its expiry
 		// [MQTT-3.3.2-5 applies to copies not yet sent].
 		if !cl.sendPublish(e.m, e.qos, e.retain, e.packetID, e.ids, true) {
-			s.removeInflight(i)
+			s.removeInflight(l, i)
 			i--
 		}
 	}

@@ -51,6 +51,7 @@ func (cl *client) onClose(err error) {
 		bytebufferpool.Put(cl.tr.carry)
 		cl.tr.carry = nil
 	}
+	cl.dropAcks()
 	l := cl.l
 	l.s.openConns.Add(-1)
 	if cl.reason == "" {
@@ -70,6 +71,7 @@ func (cl *client) onClose(err error) {
 	l.s.connected.Add(-1)
 	cl.logConn("client disconnected", "reason", cl.reason)
 	s.cl = nil
+	l.s.waits.setOffline(s)
 	cl.aliases = nil
 	will := cl.will
 	cl.will = nil

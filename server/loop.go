@@ -33,7 +33,6 @@ type loop struct {
 	// Scratch reused by every packet on this loop: decoded packets, match results, encoding.
 	pk            packets
 	matched       []topic.Subscription
-	ids           []uint32 // subscription identifiers of one delivery
 	view          message  // the PUBLISH being handled, as views into the read buffer
 	kept          *message // its pooled copy, made on first need
 	propBuf       []byte   // forwarded properties of view
@@ -44,6 +43,12 @@ type loop struct {
 	viewGen       uint64
 	staged        []stagedBatch // deliveries for other loops, by loop index, posted once per publish
 	stagedLoops   []*loop
+	planned       []planned                  // deliveries of the message being routed
+	planIDs       []uint32                   // their subscription identifiers
+	hold          *session                   // first connected session the message took over its queue limit
+	quotaDropped  bool                       // the message was dropped for an offline session at its limit
+	accepted      int                        // sessions that took the message
+	congested     []*session                 // sessions over their queue limit, watched for stuck consumers
 	waiting       []func()                   // work paused for flow control, retried at the next tick
 	pacedDelivery bool                       // the delivery being made is flow-controlled by its caller (retained messages)
 	wsBuf         []byte                     // WebSocket handshake responses and control frames
@@ -111,6 +116,9 @@ func (l *loop) tick(context.Context) error {
 	l.enter()
 	defer l.leave()
 	l.wheel.advance(l.s.tickNow())
+	if len(l.congested) > 0 {
+		l.checkCongestion()
+	}
 	l.runWaiting()
 	return nil
 }

@@ -32,6 +32,7 @@ type counters struct {
 	connectsTCP, connectsWS atomic.Uint64 // connections accepted, by transport (once sniffing decided)
 	wsBytesIn, wsBytesOut   atomic.Uint64 // the WebSocket share of bytesIn and bytesOut (framing included)
 	protocolErrors          atomic.Uint64
+	slowConsumers           atomic.Uint64 // subscribers disconnected for not acknowledging (flow.go)
 	// MQTT packets by transport index and packet type (the high nibble of the first byte).
 	pktIn, pktOut [trCount][16]atomic.Uint64
 	// Event loop accounting, kept by the loop itself (loopstats.go).
@@ -71,7 +72,7 @@ func (c *counters) packetOut(ws bool, out []byte, from int) {
 type snapshot struct {
 	bytesIn, bytesOut, packetsIn, packetsOut, msgsIn, msgsOut                            uint64
 	droppedHighWater, droppedQueueFull, droppedTooLarge, droppedExpired, droppedRetained uint64
-	connectsTCP, connectsWS, protocolErrors                                              uint64
+	connectsTCP, connectsWS, protocolErrors, slowConsumers                               uint64
 	wsBytesIn, wsBytesOut, wsPacketsIn, wsPacketsOut                                     uint64
 	pktIn, pktOut                                                                        [trCount][16]uint64
 	queued, inflight, heldAcks                                                           int64
@@ -90,6 +91,7 @@ func (s *snapshot) add(c *counters) {
 	s.connectsTCP += c.connectsTCP.Load()
 	s.connectsWS += c.connectsWS.Load()
 	s.protocolErrors += c.protocolErrors.Load()
+	s.slowConsumers += c.slowConsumers.Load()
 	s.wsBytesIn += c.wsBytesIn.Load()
 	s.wsBytesOut += c.wsBytesOut.Load()
 	for tr := range trCount {
@@ -199,6 +201,8 @@ func (s *Server) brokerSeries() []series {
 		func(sn *snapshot) uint64 { return sn.droppedRetained })
 	counter("connections_tcp_total", "TCP connections accepted.", func(sn *snapshot) uint64 { return sn.connectsTCP })
 	counter("connections_ws_total", "WebSocket connections accepted.", func(sn *snapshot) uint64 { return sn.connectsWS })
+	counter("slow_consumers_total", "Clients disconnected for acknowledging nothing while their queue was over its limit.",
+		func(sn *snapshot) uint64 { return sn.slowConsumers })
 	counter("protocol_errors_total", "Connections closed for a protocol violation.",
 		func(sn *snapshot) uint64 { return sn.protocolErrors })
 	gauge("connections", "Open network connections.", func(*snapshot) int64 { return s.openConns.Load() })

@@ -62,8 +62,18 @@ type Options struct {
 	// Maximum. Default 64.
 	MaxInflight int `yaml:"max_inflight"`
 	// MaxQueuedMessages caps QoS 1 and 2 messages queued per session while the client is offline or its inflight
-	// window is full. Past it new messages are dropped and counted. Default 1000.
+	// window is full. For a connected client, a message past it is still queued but its publisher's PUBACK
+	// (PUBREC) is held until the queue drains to three quarters of the limit, so publishers are paced and nothing
+	// acknowledged is lost. For an offline session, a message past it is dropped and counted (MQTT 5 publishers
+	// get reason 0x97 Quota exceeded). Default 1000.
 	MaxQueuedMessages int `yaml:"max_queued_messages"`
+	// SlowConsumerTimeout disconnects a connected client whose session queue is over MaxQueuedMessages and that
+	// has acknowledged nothing for this long (MQTT 5: DISCONNECT 0x97), so a stuck subscriber cannot pace its
+	// publishers for ever. 0 disables it. Default 10s.
+	SlowConsumerTimeout time.Duration `yaml:"slow_consumer_timeout"`
+	// MaxSubscriptionsPerClient caps the subscriptions of one session; a SUBSCRIBE beyond it gets reason 0x97
+	// Quota exceeded (v5) or 0x80 (3.x) for the filters over the cap. 0 means no limit. Default 10000.
+	MaxSubscriptionsPerClient int `yaml:"max_subscriptions_per_client"`
 	// OutboundHighWater is the number of bytes waiting to be written to a connection beyond which QoS 0 messages
 	// are dropped (and counted) and QoS 1 and 2 messages stay queued in the session. A connection whose backlog
 	// still grows past 4 × OutboundHighWater is closed. Default 1 MiB.
@@ -100,21 +110,23 @@ type Options struct {
 // DefaultOptions returns the documented defaults.
 func DefaultOptions() Options {
 	return Options{
-		TCPAddr:           ":1883",
-		WSAddr:            ":8083",
-		WSPath:            "/mqtt",
-		WSAcceptMQTT:      true,
-		HTTPAddr:          "127.0.0.1:8080",
-		MaxPacketSize:     1 << 20,
-		ConnectTimeout:    10 * time.Second,
-		ReceiveMaximum:    64,
-		MaxInflight:       64,
-		MaxQueuedMessages: 1000,
-		OutboundHighWater: 1 << 20,
-		TopicAliasMaximum: 64,
-		SysInterval:       10 * time.Second,
-		LogLevel:          "info",
-		LogFormat:         "text",
+		TCPAddr:                   ":1883",
+		WSAddr:                    ":8083",
+		WSPath:                    "/mqtt",
+		WSAcceptMQTT:              true,
+		HTTPAddr:                  "127.0.0.1:8080",
+		MaxPacketSize:             1 << 20,
+		ConnectTimeout:            10 * time.Second,
+		ReceiveMaximum:            64,
+		MaxInflight:               64,
+		MaxQueuedMessages:         1000,
+		SlowConsumerTimeout:       10 * time.Second,
+		MaxSubscriptionsPerClient: 10000,
+		OutboundHighWater:         1 << 20,
+		TopicAliasMaximum:         64,
+		SysInterval:               10 * time.Second,
+		LogLevel:                  "info",
+		LogFormat:                 "text",
 	}
 }
 
@@ -154,6 +166,12 @@ func (o *Options) Validate() error {
 	}
 	if o.MaxQueuedMessages < 0 {
 		bad("max_queued_messages %d is negative", o.MaxQueuedMessages)
+	}
+	if o.MaxSubscriptionsPerClient < 0 {
+		bad("max_subscriptions_per_client %d is negative", o.MaxSubscriptionsPerClient)
+	}
+	if o.SlowConsumerTimeout < 0 {
+		bad("slow_consumer_timeout %s is negative", o.SlowConsumerTimeout)
 	}
 	if o.OutboundHighWater < 1024 {
 		bad("outbound_high_water %d below 1024", o.OutboundHighWater)

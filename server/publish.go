@@ -46,16 +46,21 @@ func (cl *client) handlePublish(h codec.FixedHeader, body []byte) {
 		}
 	}
 
-	// QoS 2: a re-sent PUBLISH with an id not yet released is acknowledged again, not delivered again [MQTT-4.3.3].
-	if p.QoS == 2 {
+	if p.QoS > 0 {
 		s.ensureFlow()
-		for _, id := range s.inQoS2 {
-			if id == p.PacketID {
-				cl.write(codec.AppendAck(cl.buf(), codec.TypePubrec, p.PacketID, codec.Success, cl.version))
-				return
+		// QoS 2: a re-sent PUBLISH with an id not yet released is acknowledged again, not delivered again
+		// [MQTT-4.3.3]; if its PUBREC is still held back, that one answers it.
+		if p.QoS == 2 {
+			for _, id := range s.inQoS2 {
+				if id == p.PacketID {
+					if !cl.heldFor(id) {
+						cl.ack(codec.TypePubrec, id, codec.Success, nil)
+					}
+					return
+				}
 			}
 		}
-		if len(s.inQoS2) >= l.s.opts.ReceiveMaximum {
+		if cl.unackedIn() >= l.s.opts.ReceiveMaximum {
 			if cl.version == codec.V5 {
 				cl.fail(codec.ReceiveMaximumExceeded, "receive maximum exceeded [MQTT-3.3.4-9]")
 				return
@@ -66,25 +71,49 @@ func (cl *client) handlePublish(h codec.FixedHeader, body []byte) {
 			}
 		}
 	}
-
-	// Acknowledge first: routing is synchronous and in memory, and the publisher sees its ack before any copy
-	// of its own message.
-	switch p.QoS {
-	case 1:
-		cl.write(codec.AppendAck(cl.buf(), codec.TypePuback, p.PacketID, codec.Success, cl.version))
-	case 2:
-		s.inQoS2 = append(s.inQoS2, p.PacketID)
-		cl.write(codec.AppendAck(cl.buf(), codec.TypePubrec, p.PacketID, codec.Success, cl.version))
-	}
+	l.quotaDropped, l.accepted = false, 0
 	if bytes.HasPrefix(name, sysPrefix) {
-		return // $SYS belongs to the broker: client publishes there are acknowledged and dropped
+		// $SYS belongs to the broker: client publishes there are acknowledged and dropped.
+		cl.ackPublish(p, nil)
+		return
 	}
 	m := l.viewMessage(name, p, s.subID)
 	if p.Retain {
 		l.retain(m)
 	}
-	l.route(m)
+	// Plan, acknowledge, then deliver: the acknowledgement depends on what the plan found (a congested subscriber
+	// holds it back, an offline one at its limit makes it 0x97), and the publisher sees it before any copy of its
+	// own message.
+	l.plan(m)
+	cl.ackPublish(p, l.hold)
+	l.dispatch(m)
 	l.doneView()
+	if cl.acks != nil && cl.version != codec.V5 && len(cl.acks.q) >= maxHeldAcks {
+		cl.inputPaused = true // a 3.x publisher without a window of its own: stop reading it (flow.go)
+	}
+}
+
+// ackPublish answers a QoS 1 or 2 PUBLISH after it was planned: held back while hold is over its limit, with
+// reason 0x97 (MQTT 5) when an offline session at its limit could not take it.
+func (cl *client) ackPublish(p *codec.Publish, hold *session) {
+	l := cl.l
+	reason := codec.Success
+	switch p.QoS {
+	case 1:
+		if l.quotaDropped && cl.version == codec.V5 {
+			reason = codec.QuotaExceeded
+		}
+		cl.ack(codec.TypePuback, p.PacketID, reason, hold)
+	case 2:
+		// A refused QoS 2 message ends its flow at PUBREC; refuse it only if nobody took it, since the publisher
+		// may send it again and those who took it would get it twice.
+		if l.quotaDropped && l.accepted == 0 && cl.version == codec.V5 {
+			cl.ack(codec.TypePubrec, p.PacketID, codec.QuotaExceeded, hold)
+			return
+		}
+		cl.s.inQoS2 = append(cl.s.inQoS2, p.PacketID)
+		cl.ack(codec.TypePubrec, p.PacketID, codec.Success, hold)
+	}
 }
 
 // viewMessage describes the packet being handled as a message without copying it: topic and payload are views
@@ -165,10 +194,11 @@ func (cl *client) handleAck(h codec.FixedHeader, body []byte) {
 	}
 	s := cl.s
 	s.ensureFlow()
+	s.progressAt = l.wheel.now // the client is alive and reading (flow.go's stuck-consumer watch)
 	switch h.Type {
 	case codec.TypePuback:
 		if i := s.findInflight(a.PacketID, 1); i >= 0 {
-			s.removeInflight(i)
+			s.removeInflight(l, i)
 			s.pump(l)
 		}
 	case codec.TypePubrec:
@@ -180,7 +210,7 @@ func (cl *client) handleAck(h codec.FixedHeader, body []byte) {
 		}
 		if cl.version == codec.V5 && a.Reason >= 0x80 {
 			// The receiver refused the message: the flow ends here [MQTT-4.3.3-4 note].
-			s.removeInflight(i)
+			s.removeInflight(l, i)
 			s.pump(l)
 			return
 		}
@@ -199,7 +229,7 @@ func (cl *client) handleAck(h codec.FixedHeader, body []byte) {
 		cl.write(codec.AppendAck(cl.buf(), codec.TypePubcomp, a.PacketID, codec.PacketIdentifierNotFound, cl.version))
 	case codec.TypePubcomp:
 		if i := s.findInflight(a.PacketID, 2); i >= 0 && s.inflight[i].released {
-			s.removeInflight(i)
+			s.removeInflight(l, i)
 			s.pump(l)
 		}
 	}
@@ -215,7 +245,8 @@ func (s *session) findInflight(id uint16, qos byte) int {
 	return -1
 }
 
-func (s *session) removeInflight(i int) {
+func (s *session) removeInflight(l *loop, i int) {
+	l.stats.inflight.Add(-1)
 	s.inflight[i].m.release()
 	copy(s.inflight[i:], s.inflight[i+1:])
 	s.inflight[len(s.inflight)-1] = outMsg{}

@@ -36,6 +36,7 @@ type Server struct {
 	retained *topic.Retained[*message]
 	sessions sessionTable
 	subs     subscriberTable
+	waits    waitTable
 
 	loopsMu sync.Mutex
 	loops   atomic.Pointer[[]*loop]
@@ -103,6 +104,7 @@ func New(opts Options) (*Server, error) {
 	}
 	s.sessions.init()
 	s.subs.init()
+	s.waits.init(s.opts.MaxQueuedMessages)
 	s.connLog.limit = 100
 	s.violationLog.limit = 20
 	s.loops.Store(&[]*loop{})

@@ -23,6 +23,10 @@ type session struct {
 	subID topic.SubscriberID
 	owner atomic.Pointer[loop]
 
+	// Flow control (flow.go), read and written by any loop.
+	backlog atomic.Int32 // QoS 1/2 messages routed here and not yet in the inflight window
+	online  atomic.Bool  // a client is attached: over the limit, publishers are paced rather than dropped
+
 	// Guarded by the table shard lock.
 	claim     *client // a connection waiting to take this session over
 	adopting  *client // the claimant the session was handed to, until its adopt runs
@@ -51,6 +55,9 @@ type flow struct {
 	inflight []outMsg // sent, not yet acknowledged (in send order)
 	queue    []outMsg // waiting for room in the inflight window or for the client to come back
 	inQoS2   []uint16 // QoS 2 packet ids received and not yet released by PUBREL
+
+	watch      *loop // the loop whose congestion watch list holds this session, if any
+	progressAt int64 // tick of the client's last acknowledgement, while watched
 }
 
 // ensureFlow allocates the QoS 1/2 state before its first use.
@@ -197,6 +204,7 @@ func (l *loop) endSession(s *session) {
 	}
 	s.dead = true
 	s.t.stop()
+	l.s.waits.setOffline(s)
 	sh := l.s.sessions.shard([]byte(s.id))
 	sh.mu.Lock()
 	if sh.m[s.id] == s {
@@ -219,6 +227,9 @@ func (l *loop) endSession(s *session) {
 		for i := range f.queue {
 			f.queue[i].m.release()
 		}
+		l.stats.inflight.Add(-int64(len(f.inflight)))
+		l.stats.queued.Add(-int64(len(f.queue)))
+		l.s.waits.unqueue(s, int32(len(f.queue)))
 		s.flow = nil
 	}
 	if w := s.will; w != nil {

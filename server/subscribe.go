@@ -28,6 +28,17 @@ func (cl *client) handleSubscribe(h codec.FixedHeader, body []byte) {
 	walks := l.pk.walks[:0]
 	for _, sub := range p.Subs {
 		opts := topic.NewOptions(sub.QoS, sub.NoLocal, sub.RetainAsPublished, sub.RetainHandling)
+		if max := l.s.opts.MaxSubscriptionsPerClient; max > 0 && len(s.filters) >= max {
+			if _, replaces := s.filters[string(sub.Filter)]; !replaces {
+				// Memory stays bounded whatever a client subscribes to.
+				code := codec.QuotaExceeded
+				if cl.version != codec.V5 {
+					code = codec.SubackFailure
+				}
+				reasons = append(reasons, code)
+				continue
+			}
+		}
 		existed, err := l.s.index.Subscribe(sub.Filter, topic.Subscription{Subscriber: s.subID, Opts: opts, ID: subID})
 		if err != nil {
 			var te *topic.Error
@@ -97,16 +108,22 @@ func (cl *client) sendRetained(w *retainedWalk) {
 	limit := l.s.opts.OutboundHighWater / 2
 	for {
 		for len(w.pending) > 0 {
-			if cl.outbound() >= limit {
+			m := w.pending[0]
+			qos := min(w.qos, m.qos)
+			// Retained messages wait for room rather than overflow: in the outbound buffer for QoS 0, in the
+			// session queue for QoS 1/2.
+			if cl.outbound() >= limit || qos > 0 && s.backlog.Load() >= max(l.s.waits.limit, 1) {
 				l.waiting = append(l.waiting, func() { cl.sendRetained(w) })
 				return
 			}
-			m := w.pending[0]
 			w.pending[0] = nil
 			w.pending = w.pending[1:]
+			if qos > 0 {
+				s.backlog.Add(1) // deliver counts it out
+			}
 			// A retained message sent because of a subscription has RETAIN set [MQTT-3.3.1-8].
 			l.pacedDelivery = true
-			l.deliver(s, m, min(w.qos, m.qos), true, ids)
+			l.deliver(s, m, qos, true, ids)
 			l.pacedDelivery = false
 			m.release()
 		}

@@ -1,0 +1,426 @@
+package server
+
+import (
+	"bytes"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+
+	"loopmq/codec"
+)
+
+// Flow control tests (flow.go): a publisher faster than its subscribers is paced by held acknowledgements, and
+// no acknowledged message is lost by a connected subscriber.
+
+func pubPacket(v codec.Version, topic string, qos byte, id uint16, payload string) []byte {
+	p := codec.Publish{QoS: qos, Topic: []byte(topic), PacketID: id, Payload: []byte(payload)}
+	return p.Append(nil, v)
+}
+
+func subPacket(v codec.Version, id uint16, filter string, qos byte) []byte {
+	p := codec.Subscribe{PacketID: id, Subs: []codec.Subscription{{Filter: []byte(filter), QoS: qos}}}
+	return p.Append(nil, v)
+}
+
+// flowGauges sums the flow-control gauges of every loop.
+func flowGauges(s *Server) (queued, inflight, held int64) {
+	for _, l := range s.loopList() {
+		queued += l.stats.queued.Load()
+		inflight += l.stats.inflight.Load()
+		held += l.stats.heldAcks.Load()
+	}
+	return
+}
+
+// waitFor polls cond for up to 5 s.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for end := time.Now().Add(5 * time.Second); time.Now().Before(end); time.Sleep(5 * time.Millisecond) {
+		if cond() {
+			return
+		}
+	}
+	t.Fatalf("timed out waiting for %s", what)
+}
+
+// readAcks reads PUBACK packets until the connection is quiet for quiet, returning their packet ids.
+func readAcks(t *testing.T, c *rawConn, quiet time.Duration) []uint16 {
+	t.Helper()
+	var ids []uint16
+	for {
+		p, err := c.readPacket(quiet)
+		if err != nil {
+			return ids
+		}
+		if p[0] != 0x40 {
+			t.Fatalf("publisher got % x, want PUBACK", p)
+		}
+		ids = append(ids, uint16(p[2])<<8|uint16(p[3]))
+	}
+}
+
+func TestSlowSubscriberHoldsPublisherAcks(t *testing.T) {
+	for _, v := range []codec.Version{codec.V311, codec.V5} {
+		t.Run(fmt.Sprint("v", v), func(t *testing.T) {
+			const limit, total = 10, 40
+			s := startBroker(t, func(o *Options) { o.MaxQueuedMessages = limit; o.MaxInflight = 2 })
+			connect := func(id string) *rawConn {
+				if v == codec.V5 {
+					return connected5(t, s, id)
+				}
+				return connected311(t, s, id)
+			}
+			sub := connect("sub")
+			sub.send(subPacket(v, 1, "t", 1))
+			if p, _ := sub.readPacket(5 * time.Second); len(p) == 0 || p[0] != 0x90 {
+				t.Fatalf("SUBACK: % x", p)
+			}
+			pub := connect("pub")
+			var burst []byte
+			for i := 1; i <= total; i++ {
+				burst = append(burst, pubPacket(v, "t", 1, uint16(i), fmt.Sprint(i))...)
+			}
+			pub.send(burst)
+
+			// The subscriber reads nothing yet: the publisher gets acknowledgements only for what fits in the
+			// subscriber's inflight window and queue, in order.
+			first := readAcks(t, pub, 300*time.Millisecond)
+			if len(first) < limit || len(first) > limit+2 {
+				t.Fatalf("acknowledged %d of %d before the subscriber read anything, want %d..%d", len(first), total,
+					limit, limit+2)
+			}
+			for i, id := range first {
+				if id != uint16(i+1) {
+					t.Fatalf("PUBACK order: %v", first)
+				}
+			}
+			if _, _, held := flowGauges(s); held == 0 {
+				t.Fatal("held acknowledgements gauge is 0")
+			}
+
+			// Now the subscriber reads and acknowledges: every message arrives once, in order, and every
+			// acknowledgement reaches the publisher, in order.
+			var got []string
+			acks := first
+			for len(got) < total {
+				p, err := sub.readPacket(5 * time.Second)
+				if err != nil {
+					t.Fatalf("subscriber after %d messages: %v", len(got), err)
+				}
+				h, _, _ := codec.Peek(p, 0)
+				var m codec.Publish
+				if err := m.Decode(h, p[h.Size:h.Len()], v); err != nil {
+					t.Fatalf("decode % x: %v", p, err)
+				}
+				got = append(got, string(m.Payload))
+				sub.send(codec.AppendAck(nil, codec.TypePuback, m.PacketID, codec.Success, v))
+			}
+			for i, g := range got {
+				if g != fmt.Sprint(i+1) {
+					t.Fatalf("subscriber got %v", got)
+				}
+			}
+			acks = append(acks, readAcks(t, pub, 500*time.Millisecond)...)
+			if len(acks) != total {
+				t.Fatalf("publisher got %d PUBACKs, want %d: %v", len(acks), total, acks)
+			}
+			for i, id := range acks {
+				if id != uint16(i+1) {
+					t.Fatalf("PUBACK order: %v", acks)
+				}
+			}
+			if d := s.stats().droppedQueueFull; d != 0 {
+				t.Fatalf("dropped %d messages for a connected subscriber", d)
+			}
+			waitFor(t, "gauges back to 0", func() bool { q, f, h := flowGauges(s); return q == 0 && f == 0 && h == 0 })
+		})
+	}
+}
+
+func TestOfflineSessionAtLimitRefusesWithQuotaExceeded(t *testing.T) {
+	s := startBroker(t, func(o *Options) { o.MaxQueuedMessages = 3 })
+	// A persistent v5 subscriber goes offline.
+	sub := dialRaw(t, s)
+	sub.send(connect5With("sub", codec.Properties{SessionExpiry: 300, Present: 1 << codec.PropSessionExpiry}, nil))
+	if p, _ := sub.readPacket(5 * time.Second); len(p) == 0 || p[0] != 0x20 {
+		t.Fatalf("CONNACK % x", p)
+	}
+	sub.send(subPacket(codec.V5, 1, "off", 2))
+	if p, _ := sub.readPacket(5 * time.Second); len(p) == 0 || p[0] != 0x90 {
+		t.Fatalf("SUBACK % x", p)
+	}
+	sub.send([]byte{0xe0, 0})
+	sub.expectClosed()
+
+	pub := connected5(t, s, "pub")
+	v3 := connected311(t, s, "pub3")
+	for i := uint16(1); i <= 3; i++ {
+		pub.send(pubPacket(codec.V5, "off", 1, i, "x"))
+		pub.expect([]byte{0x40, 2, 0, byte(i)})
+	}
+	// The queue is full: a v5 QoS 1 publisher is told, a v3 one cannot be.
+	pub.send(pubPacket(codec.V5, "off", 1, 4, "x"))
+	pub.expect([]byte{0x40, 3, 0, 4, 0x97})
+	v3.send(pubPacket(codec.V311, "off", 1, 5, "x"))
+	v3.expect([]byte{0x40, 2, 0, 5})
+	// QoS 2 that nobody took ends at PUBREC 0x97: its id is not kept, so PUBREL finds nothing.
+	pub.send(pubPacket(codec.V5, "off", 2, 6, "x"))
+	pub.expect([]byte{0x50, 3, 0, 6, 0x97})
+	pub.send([]byte{0x62, 2, 0, 6})
+	pub.expect([]byte{0x70, 3, 0, 6, 0x92})
+	if d := s.stats().droppedQueueFull; d != 3 {
+		t.Fatalf("dropped_queue_full = %d, want 3", d)
+	}
+}
+
+func TestStuckSubscriberIsDisconnected(t *testing.T) {
+	s := startBroker(t, func(o *Options) {
+		o.MaxQueuedMessages = 2
+		o.MaxInflight = 1
+		o.SlowConsumerTimeout = 300 * time.Millisecond
+	})
+	sub := connected5(t, s, "stuck")
+	sub.send(subPacket(codec.V5, 1, "t", 1))
+	if p, _ := sub.readPacket(5 * time.Second); len(p) == 0 || p[0] != 0x90 {
+		t.Fatalf("SUBACK % x", p)
+	}
+	pub := connected311(t, s, "pub")
+	for i := 1; i <= 10; i++ {
+		pub.send(pubPacket(codec.V311, "t", 1, uint16(i), "x"))
+	}
+	start := time.Now()
+	// The subscriber gets one message (its window), never acknowledges, and is disconnected with 0x97.
+	p, err := sub.readPacket(5 * time.Second)
+	if err != nil || p[0]&0xf0 != 0x30 {
+		t.Fatalf("first message: % x %v", p, err)
+	}
+	h, body := readDecoded(t, sub)
+	if h.Type != codec.TypeDisconnect || len(body) == 0 || body[0] != 0x97 {
+		t.Fatalf("want DISCONNECT 0x97, got %v % x", h.Type, body)
+	}
+	if d := time.Since(start); d < 250*time.Millisecond {
+		t.Fatalf("disconnected after %v, before the timeout", d)
+	}
+	// Its session ended, so the publisher's held acknowledgements all go out.
+	if acks := readAcks(t, pub, time.Second); len(acks) != 10 {
+		t.Fatalf("publisher got %d PUBACKs after the stuck subscriber left, want 10", len(acks))
+	}
+	if n := s.stats().slowConsumers; n != 1 {
+		t.Fatalf("slow consumer count %d, want 1", n)
+	}
+}
+
+func TestHeldAcksCountAgainstReceiveMaximum(t *testing.T) {
+	s := startBroker(t, func(o *Options) { o.MaxQueuedMessages = 1; o.MaxInflight = 1; o.ReceiveMaximum = 3 })
+	sub := connected311(t, s, "sub")
+	sub.send(subPacket(codec.V311, 1, "t", 1))
+	sub.expect([]byte{0x90, 3, 0, 1, 1})
+	pub := connected5(t, s, "pub")
+	// At most two go through (inflight 1 + queue 1); with three held the fourth over the limit is a violation.
+	for i := 1; i <= 6; i++ {
+		pub.send(pubPacket(codec.V5, "t", 1, uint16(i), "x"))
+	}
+	for {
+		p, err := pub.readPacket(5 * time.Second)
+		if err != nil {
+			t.Fatalf("no DISCONNECT 0x93: %v", err)
+		}
+		if p[0] == 0x40 {
+			continue
+		}
+		if !bytes.Equal(p, []byte{0xe0, 1, 0x93}) {
+			t.Fatalf("got % x, want DISCONNECT 0x93", p)
+		}
+		break
+	}
+	pub.expectClosed()
+}
+
+func TestHeldPubrecIsNotRepeated(t *testing.T) {
+	s := startBroker(t, func(o *Options) { o.MaxQueuedMessages = 0; o.MaxInflight = 1 })
+	sub := connected311(t, s, "sub")
+	sub.send(subPacket(codec.V311, 1, "t", 2))
+	sub.expect([]byte{0x90, 3, 0, 1, 2})
+	pub := connected311(t, s, "pub")
+	// Two QoS 2 messages: whatever the first does, the second waits for the subscriber's window.
+	pub.send(pubPacket(codec.V311, "t", 2, 1, "a"))
+	pub.send(pubPacket(codec.V311, "t", 2, 2, "b"))
+	var recs []uint16
+	for {
+		p, err := pub.readPacket(300 * time.Millisecond)
+		if err != nil {
+			break
+		}
+		recs = append(recs, uint16(p[2])<<8|uint16(p[3]))
+	}
+	if len(recs) > 1 {
+		t.Fatalf("PUBRECs %v before the subscriber took anything", recs)
+	}
+	// The publisher re-sends the held one with DUP: still no PUBREC for it, and no second copy.
+	dup := pubPacket(codec.V311, "t", 2, 2, "b")
+	dup[0] |= 0x08
+	pub.send(dup)
+	pub.expectSilence(200 * time.Millisecond)
+	// The subscriber completes message after message; both PUBRECs come, each once, and "b" arrives once.
+	var got []string
+	for comps := 0; comps < 2; {
+		p, err := sub.readPacket(5 * time.Second)
+		if err != nil {
+			t.Fatalf("subscriber: %v (got %v)", err, got)
+		}
+		switch p[0] >> 4 {
+		case 3:
+			h, _, _ := codec.Peek(p, 0)
+			var m codec.Publish
+			m.Decode(h, p[h.Size:h.Len()], codec.V311)
+			got = append(got, string(m.Payload))
+			sub.send(codec.AppendAck(nil, codec.TypePubrec, m.PacketID, 0, codec.V311))
+		case 6:
+			sub.send(codec.AppendAck(nil, codec.TypePubcomp, uint16(p[2])<<8|uint16(p[3]), 0, codec.V311))
+			comps++
+		}
+	}
+	for {
+		p, err := pub.readPacket(300 * time.Millisecond)
+		if err != nil {
+			break
+		}
+		recs = append(recs, uint16(p[2])<<8|uint16(p[3]))
+	}
+	if fmt.Sprint(recs) != "[1 2]" || fmt.Sprint(got) != "[a b]" {
+		t.Fatalf("PUBRECs %v, subscriber got %v; want [1 2] and [a b]", recs, got)
+	}
+	sub.expectSilence(200 * time.Millisecond)
+}
+
+func TestV3PublisherWithoutWindowIsPaused(t *testing.T) {
+	s := startBroker(t, func(o *Options) { o.MaxQueuedMessages = 1; o.MaxInflight = 4 })
+	sub := connected311(t, s, "sub")
+	sub.send(subPacket(codec.V311, 1, "t", 1))
+	sub.expect([]byte{0x90, 3, 0, 1, 1})
+	pub := connected311(t, s, "pub")
+	const total = maxHeldAcks + 200
+	var burst []byte
+	for i := 1; i <= total; i++ {
+		burst = append(burst, pubPacket(codec.V311, "t", 1, uint16(i), "x")...)
+	}
+	go pub.Write(burst) // may block once the broker stops reading
+	waitFor(t, "the publisher to be paused", func() bool { _, _, h := flowGauges(s); return h >= maxHeldAcks })
+	time.Sleep(100 * time.Millisecond)
+	if _, _, h := flowGauges(s); h != maxHeldAcks {
+		t.Fatalf("held %d acknowledgements, want the pause at %d", h, maxHeldAcks)
+	}
+	// The subscriber drains everything: the publisher resumes and every message arrives once.
+	got := 0
+	for got < total {
+		p, err := sub.readPacket(5 * time.Second)
+		if err != nil {
+			t.Fatalf("subscriber after %d: %v", got, err)
+		}
+		got++
+		sub.send(codec.AppendAck(nil, codec.TypePuback, uint16(p[5])<<8|uint16(p[6]), 0, codec.V311))
+	}
+	if acks := readAcks(t, pub, time.Second); len(acks) != total {
+		t.Fatalf("publisher got %d PUBACKs, want %d", len(acks), total)
+	}
+	sub.expectSilence(100 * time.Millisecond)
+}
+
+// TestNoAckedLossUnderOverload runs real paho publishers on several connections (and so several loops) against
+// one slow subscriber with a tiny queue: every acknowledged message must arrive.
+func TestNoAckedLossUnderOverload(t *testing.T) {
+	s := startBroker(t, func(o *Options) { o.MaxQueuedMessages = 5; o.MaxInflight = 2 })
+	const pubs, each = 4, 250
+	var mu sync.Mutex
+	seen := make(map[string]int)
+	done := make(chan struct{})
+	subOpts := mqtt.NewClientOptions().AddBroker("tcp://" + s.TCPAddr()).SetClientID("slow").SetAutoReconnect(false)
+	subOpts.SetOrderMatters(true)
+	sub := mqtt.NewClient(subOpts)
+	if tok := sub.Connect(); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+		t.Fatalf("subscriber connect: %v", tok.Error())
+	}
+	defer sub.Disconnect(100)
+	tok := sub.Subscribe("load/#", 1, func(_ mqtt.Client, m mqtt.Message) {
+		time.Sleep(50 * time.Microsecond) // slower than the publishers
+		mu.Lock()
+		seen[string(m.Payload())]++
+		if len(seen) == pubs*each {
+			close(done)
+		}
+		mu.Unlock()
+	})
+	if !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+		t.Fatalf("subscribe: %v", tok.Error())
+	}
+	var wg sync.WaitGroup
+	for p := 0; p < pubs; p++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			o := mqtt.NewClientOptions().AddBroker("tcp://" + s.TCPAddr()).SetClientID(fmt.Sprint("p", p))
+			c := mqtt.NewClient(o)
+			if tok := c.Connect(); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+				t.Errorf("publisher connect: %v", tok.Error())
+				return
+			}
+			defer c.Disconnect(100)
+			toks := make([]mqtt.Token, 0, each)
+			for i := 0; i < each; i++ {
+				toks = append(toks, c.Publish(fmt.Sprint("load/", p), 1, false, fmt.Sprint(p, "-", i)))
+			}
+			for _, tk := range toks {
+				if !tk.WaitTimeout(30*time.Second) || tk.Error() != nil {
+					t.Errorf("publish not acknowledged: %v", tk.Error())
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(seen) != pubs*each {
+		t.Fatalf("subscriber got %d distinct messages of %d acknowledged (dropped_queue_full %d)", len(seen),
+			pubs*each, s.stats().droppedQueueFull)
+	}
+	if d := s.stats().droppedQueueFull; d != 0 {
+		t.Fatalf("dropped_queue_full = %d", d)
+	}
+}
+
+func TestSubscriptionsPerClientAreCapped(t *testing.T) {
+	s := startBroker(t, func(o *Options) { o.MaxSubscriptionsPerClient = 2 })
+	tests := []struct {
+		name string
+		v5   bool
+		want []byte // SUBACK for a, b, c, then a again (a replacement is not a new subscription)
+	}{
+		{"v3.1.1", false, []byte{0x90, 6, 0, 1, 1, 1, 0x80, 0}},
+		{"v5", true, []byte{0x90, 7, 0, 1, 0, 1, 1, 0x97, 0}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			v := codec.V311
+			c := (*rawConn)(nil)
+			if tc.v5 {
+				v = codec.V5
+				c = connected5(t, s, "capped5")
+			} else {
+				c = connected311(t, s, "capped3")
+			}
+			p := codec.Subscribe{PacketID: 1, Subs: []codec.Subscription{
+				{Filter: []byte("a"), QoS: 1}, {Filter: []byte("b"), QoS: 1}, {Filter: []byte("c"), QoS: 1},
+				{Filter: []byte("a"), QoS: 0}}}
+			c.send(p.Append(nil, v))
+			c.expect(tc.want)
+		})
+	}
+}
