@@ -448,3 +448,86 @@ func BenchmarkOnTrafficPublish(b *testing.B) {
 		})
 	}
 }
+
+// TestMetricsQueueGauges checks the flow-control gauges against what the clients see: a QoS 1 subscriber that
+// does not acknowledge has its inflight window full and the rest queued, and a publisher is missing exactly the
+// PUBACKs the broker reports as held. Once the subscriber acknowledges everything, all three are back to 0.
+func TestMetricsQueueGauges(t *testing.T) {
+	const (
+		window = 2 // max_inflight
+		limit  = 4 // max_queued_messages
+		msgs   = 8
+	)
+	s := startBroker(t, func(o *Options) {
+		o.HTTPAddr = "127.0.0.1:0"
+		o.MaxInflight = window
+		o.MaxQueuedMessages = limit
+	})
+	sub := connected311(t, s, "slow")
+	sub.send([]byte{0x82, 6, 0, 1, 0, 1, 'g', 1})
+	sub.expect([]byte{0x90, 3, 0, 1, 1})
+	pub := connected311(t, s, "fast")
+	for id := byte(1); id <= msgs; id++ {
+		pub.send([]byte{0x32, 5, 0, 1, 'g', 0, id})
+	}
+	// readAll collects the packets c receives until it has been quiet for a moment.
+	readAll := func(c *rawConn) [][]byte {
+		var got [][]byte
+		for {
+			p, err := c.readPacket(300 * time.Millisecond)
+			if err != nil {
+				return got
+			}
+			got = append(got, p)
+		}
+	}
+	gauges := func(inflight, queued, held int) expectedSeries {
+		e := expectedSeries{}
+		e.set(float64(inflight), "loopmq_inflight_messages")
+		e.set(float64(queued), "loopmq_session_queued_messages")
+		e.set(float64(held), "loopmq_held_acks")
+		return e
+	}
+	settle := func(want expectedSeries) {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			bad := want.mismatches(scrapeMetrics(t, s))
+			if len(bad) == 0 {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("/metrics differs:\n%s", strings.Join(bad, "\n"))
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+
+	acks := len(readAll(pub))
+	delivered := readAll(sub)
+	if len(delivered) != window || acks >= msgs {
+		t.Fatalf("subscriber got %d messages (window %d), publisher %d of %d PUBACKs: the workload did not congest",
+			len(delivered), window, acks, msgs)
+	}
+	settle(gauges(window, msgs-window, msgs-acks))
+
+	// Acknowledge every delivery as it comes until all arrived; the held PUBACKs then reach the publisher.
+	received := 0
+	for len(delivered) > 0 {
+		for _, p := range delivered {
+			if p[0]&0xf0 != 0x30 {
+				t.Fatalf("subscriber got % x, want PUBLISH", p)
+			}
+			sub.send([]byte{0x40, 2, p[5], p[6]})
+			received++
+		}
+		delivered = readAll(sub)
+	}
+	if received != msgs {
+		t.Fatalf("subscriber got %d messages, want %d", received, msgs)
+	}
+	if acks += len(readAll(pub)); acks != msgs {
+		t.Fatalf("publisher got %d PUBACKs, want %d", acks, msgs)
+	}
+	settle(gauges(0, 0, 0))
+}
