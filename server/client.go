@@ -272,7 +272,7 @@ func (cl *client) process(buf []byte) int {
 		cl.want = 0
 		body := buf[off+h.Size : off+h.Len()]
 		off += h.Len()
-		cl.l.stats.packetIn(cl.tr != nil, h.Type)
+		cl.l.stats.packetIn(cl.tr != nil, h)
 		cl.handle(h, body)
 	}
 	return off

@@ -33,8 +33,8 @@ type counters struct {
 	wsBytesIn, wsBytesOut   atomic.Uint64 // the WebSocket share of bytesIn and bytesOut (framing included)
 	protocolErrors          atomic.Uint64
 	slowConsumers           atomic.Uint64 // subscribers disconnected for not acknowledging (flow.go)
-	// MQTT packets by transport index and packet type (the high nibble of the first byte).
-	pktIn, pktOut [trCount][16]atomic.Uint64
+	// MQTT packets and their bytes by transport index and packet type (the high nibble of the first byte).
+	pktIn, pktOut [trCount][16]packetStat
 	// Event loop accounting, kept by the loop itself (loopstats.go).
 	busyNanos      atomic.Uint64 // time spent in the broker's callbacks on this loop
 	mailDrains     atomic.Uint64 // mailbox wake-ups handled
@@ -47,6 +47,19 @@ type counters struct {
 	_        [64]byte     // keep loops' counters on separate cache lines
 }
 
+// packetStat counts the packets of one type on one transport, and their bytes (fixed header included, transport
+// framing not). Only the owner loop writes it.
+type packetStat struct {
+	n, bytes atomic.Uint64
+}
+
+// count adds one packet of size bytes. Only the owner loop writes, so a plain load and store is enough: no locked
+// add on the per-packet path, and a scrape still reads whole values.
+func (p *packetStat) count(size int) {
+	p.n.Store(p.n.Load() + 1)
+	p.bytes.Store(p.bytes.Load() + uint64(size))
+}
+
 // trIndex is the transport index of a connection: WebSocket when it has a transport layer.
 func trIndex(ws bool) int {
 	if ws {
@@ -55,16 +68,16 @@ func trIndex(ws bool) int {
 	return trIdxTCP
 }
 
-// packetIn counts one received packet of type t.
-func (c *counters) packetIn(ws bool, t codec.Type) {
-	c.pktIn[trIndex(ws)][t&15].Add(1)
+// packetIn counts one received packet: its fixed header h.
+func (c *counters) packetIn(ws bool, h codec.FixedHeader) {
+	c.pktIn[trIndex(ws)][h.Type&15].count(h.Len())
 }
 
-// packetOut counts the packet that starts at out[from], the first byte appended to an outbox since its last
-// write: its type is in that byte, so nothing has to be remembered between the append and the count.
+// packetOut counts the packet appended to an outbox since its last write, out[from:]: its type is in its first
+// byte, so nothing has to be remembered between the append and the count.
 func (c *counters) packetOut(ws bool, out []byte, from int) {
 	if from < len(out) {
-		c.pktOut[trIndex(ws)][out[from]>>4].Add(1)
+		c.pktOut[trIndex(ws)][out[from]>>4].count(len(out) - from)
 	}
 }
 
@@ -74,7 +87,7 @@ type snapshot struct {
 	droppedHighWater, droppedQueueFull, droppedTooLarge, droppedExpired, droppedRetained uint64
 	connectsTCP, connectsWS, protocolErrors, slowConsumers                               uint64
 	wsBytesIn, wsBytesOut, wsPacketsIn, wsPacketsOut                                     uint64
-	pktIn, pktOut                                                                        [trCount][16]uint64
+	pktIn, pktOut, pktInBytes, pktOutBytes                                               [trCount][16]uint64
 	queued, inflight, heldAcks                                                           int64
 }
 
@@ -96,9 +109,11 @@ func (s *snapshot) add(c *counters) {
 	s.wsBytesOut += c.wsBytesOut.Load()
 	for tr := range trCount {
 		for t := range 16 {
-			in, out := c.pktIn[tr][t].Load(), c.pktOut[tr][t].Load()
+			in, out := c.pktIn[tr][t].n.Load(), c.pktOut[tr][t].n.Load()
 			s.pktIn[tr][t] += in
 			s.pktOut[tr][t] += out
+			s.pktInBytes[tr][t] += c.pktIn[tr][t].bytes.Load()
+			s.pktOutBytes[tr][t] += c.pktOut[tr][t].bytes.Load()
 			s.packetsIn += in
 			s.packetsOut += out
 			if tr == trIdxWS {
@@ -185,6 +200,12 @@ func (s *Server) brokerSeries() []series {
 				labels, func(sn *snapshot) float64 { return float64(sn.pktIn[tr][t]) })
 			add(prometheus.CounterValue, "packets_sent_total", "MQTT packets sent, by packet type and transport.",
 				labels, func(sn *snapshot) float64 { return float64(sn.pktOut[tr][t]) })
+			add(prometheus.CounterValue, "packets_received_bytes_total",
+				"Bytes of the MQTT packets received (fixed header included, transport framing not), by packet type and transport.",
+				labels, func(sn *snapshot) float64 { return float64(sn.pktInBytes[tr][t]) })
+			add(prometheus.CounterValue, "packets_sent_bytes_total",
+				"Bytes of the MQTT packets sent (fixed header included, transport framing not), by packet type and transport.",
+				labels, func(sn *snapshot) float64 { return float64(sn.pktOutBytes[tr][t]) })
 		}
 	}
 	counter("messages_received_total", "PUBLISH packets received.", func(sn *snapshot) uint64 { return sn.msgsIn })
