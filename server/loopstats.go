@@ -67,7 +67,7 @@ func (l *loop) mailboxPending() int {
 // loopSeries are the per-loop series, labelled loop="N" in the order loops served their first connection
 // (a loop that has not served one yet has no series).
 type loopSeries struct {
-	busy, drains, deliveries, tasks, pending *prometheus.Desc
+	busy, conns, drains, deliveries, tasks, pending *prometheus.Desc
 }
 
 func newLoopSeries() loopSeries {
@@ -77,6 +77,7 @@ func newLoopSeries() loopSeries {
 	return loopSeries{
 		busy: d("busy_seconds_total", "Time the event loop spent in the broker's callbacks (reading, handling and "+
 			"writing packets, mailbox drains, flushes, timers); its rate is the loop's utilisation."),
+		conns:      d("connections", "Open connections served by the event loop."),
 		drains:     d("mailbox_drains_total", "Times the event loop was woken to drain its mailbox."),
 		deliveries: d("mailbox_deliveries_total", "Message deliveries posted to the event loop by other loops."),
 		tasks:      d("mailbox_tasks_total", "Tasks (session hand-overs, $SYS publishing) posted to the event loop."),
@@ -86,6 +87,7 @@ func newLoopSeries() loopSeries {
 
 func (ls *loopSeries) describe(ch chan<- *prometheus.Desc) {
 	ch <- ls.busy
+	ch <- ls.conns
 	ch <- ls.drains
 	ch <- ls.deliveries
 	ch <- ls.tasks
@@ -97,6 +99,7 @@ func (ls *loopSeries) collect(ch chan<- prometheus.Metric, loops []*loop) {
 		idx := strconv.Itoa(l.idx)
 		c := &l.stats
 		ch <- prometheus.MustNewConstMetric(ls.busy, prometheus.CounterValue, float64(c.busyNanos.Load())/1e9, idx)
+		ch <- prometheus.MustNewConstMetric(ls.conns, prometheus.GaugeValue, float64(c.conns.Load()), idx)
 		ch <- prometheus.MustNewConstMetric(ls.drains, prometheus.CounterValue, float64(c.mailDrains.Load()), idx)
 		ch <- prometheus.MustNewConstMetric(ls.deliveries, prometheus.CounterValue, float64(c.mailDeliveries.Load()), idx)
 		ch <- prometheus.MustNewConstMetric(ls.tasks, prometheus.CounterValue, float64(c.mailTasks.Load()), idx)

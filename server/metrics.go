@@ -40,6 +40,7 @@ type counters struct {
 	mailDrains     atomic.Uint64 // mailbox wake-ups handled
 	mailDeliveries atomic.Uint64 // deliveries other loops posted to this loop, handled
 	mailTasks      atomic.Uint64 // tasks other loops posted to this loop, run
+	conns          atomic.Int64  // open connections owned by this loop
 	// Gauges kept by the owner loop of each session (their sum over loops is the broker's figure).
 	queued   atomic.Int64 // QoS 1/2 messages in session queues (waiting for the inflight window or the client)
 	inflight atomic.Int64 // QoS 1/2 messages sent to clients and not yet acknowledged

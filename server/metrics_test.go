@@ -310,7 +310,10 @@ func TestMetricsScrapeAfterWorkload(t *testing.T) {
 	if busy := sc.sum("loopmq_loop_busy_seconds_total"); busy <= 0 || busy > time.Since(s.started).Seconds()*2 {
 		t.Errorf("loop busy time %v s, want > 0 and at most the broker's uptime on each of 2 loops", busy)
 	}
-	for _, name := range []string{"loopmq_loop_mailbox_drains_total", "loopmq_loop_mailbox_deliveries_total",
+	if c := sc.sum("loopmq_loop_connections"); c != 4 {
+		t.Errorf("loopmq_loop_connections add up to %v, want the 4 open connections", c)
+	}
+	for _, name := range []string{"loopmq_loop_connections", "loopmq_loop_mailbox_drains_total", "loopmq_loop_mailbox_deliveries_total",
 		"loopmq_loop_mailbox_tasks_total", "loopmq_loop_mailbox_pending"} {
 		if got := len(sc[name].GetMetric()); got != len(loops) {
 			t.Errorf("%s has %d series, want one per loop (%d)", name, got, len(loops))
@@ -565,4 +568,14 @@ func TestMetricsQueueGauges(t *testing.T) {
 		t.Fatalf("publisher got %d PUBACKs, want %d", acks, msgs)
 	}
 	settle(gauges(0, 0, 0))
+
+	// Closed connections leave the connection gauges, broker-wide and per loop.
+	sub.Close()
+	pub.Close()
+	closed := expectedSeries{}
+	closed.set(0, "loopmq_connections")
+	settle(closed)
+	if c := scrapeMetrics(t, s).sum("loopmq_loop_connections"); c != 0 {
+		t.Fatalf("loopmq_loop_connections add up to %v after every client left", c)
+	}
 }
