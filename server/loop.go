@@ -116,6 +116,7 @@ func (l *loop) tick(context.Context) error {
 	l.enter()
 	defer l.leave()
 	l.wheel.advance(l.s.tickNow())
+	l.stats.pkts.publish()
 	if len(l.congested) > 0 {
 		l.checkCongestion()
 	}

@@ -33,8 +33,7 @@ type counters struct {
 	wsBytesIn, wsBytesOut   atomic.Uint64 // the WebSocket share of bytesIn and bytesOut (framing included)
 	protocolErrors          atomic.Uint64
 	slowConsumers           atomic.Uint64 // subscribers disconnected for not acknowledging (flow.go)
-	// MQTT packets and their bytes by transport index and packet type (the high nibble of the first byte).
-	pktIn, pktOut [trCount][16]packetStat
+	pkts                    packetStats   // MQTT packets and their bytes by direction, transport and type
 	// Event loop accounting, kept by the loop itself (loopstats.go).
 	busyNanos      atomic.Uint64 // time spent in the broker's callbacks on this loop
 	mailDrains     atomic.Uint64 // mailbox wake-ups handled
@@ -48,17 +47,41 @@ type counters struct {
 	_        [64]byte     // keep loops' counters on separate cache lines
 }
 
-// packetStat counts the packets of one type on one transport, and their bytes (fixed header included, transport
-// framing not). Only the owner loop writes it.
-type packetStat struct {
-	n, bytes atomic.Uint64
+// Directions of the packet counters.
+const (
+	dirIn = iota
+	dirOut
+)
+
+// packetStats count MQTT packets and their bytes (fixed header included, transport framing not) by direction,
+// transport index and packet type. The owner loop bumps plain integers, so the per-packet path has no atomic
+// instruction (a locked add, or an atomic store, costs more than the rest of handling a PINGREQ), and copies them
+// into atomics at every tick for scrapes, which therefore see them at most one tick (100 ms) late.
+type packetStats struct {
+	live [2][trCount][16]struct{ n, bytes uint64 }        // owner loop only
+	pub  [2][trCount][16]struct{ n, bytes atomic.Uint64 } // live as of the last tick
 }
 
-// count adds one packet of size bytes. Only the owner loop writes, so a plain load and store is enough: no locked
-// add on the per-packet path, and a scrape still reads whole values.
-func (p *packetStat) count(size int) {
-	p.n.Store(p.n.Load() + 1)
-	p.bytes.Store(p.bytes.Load() + uint64(size))
+// count adds one packet of type t and size bytes.
+func (p *packetStats) count(dir, tr int, t byte, size int) {
+	c := &p.live[dir][tr][t&15]
+	c.n++
+	c.bytes += uint64(size)
+}
+
+// publish copies the live counts for scrapes; it runs on the owner loop at every tick.
+func (p *packetStats) publish() {
+	for d := range p.live {
+		for tr := range p.live[d] {
+			for t := range p.live[d][tr] {
+				c, q := &p.live[d][tr][t], &p.pub[d][tr][t]
+				if q.n.Load() != c.n { // every packet bumps n, so bytes changed only if n did
+					q.n.Store(c.n)
+					q.bytes.Store(c.bytes)
+				}
+			}
+		}
+	}
 }
 
 // trIndex is the transport index of a connection: WebSocket when it has a transport layer.
@@ -71,14 +94,14 @@ func trIndex(ws bool) int {
 
 // packetIn counts one received packet: its fixed header h.
 func (c *counters) packetIn(ws bool, h codec.FixedHeader) {
-	c.pktIn[trIndex(ws)][h.Type&15].count(h.Len())
+	c.pkts.count(dirIn, trIndex(ws), byte(h.Type), h.Len())
 }
 
 // packetOut counts the packet appended to an outbox since its last write, out[from:]: its type is in its first
 // byte, so nothing has to be remembered between the append and the count.
 func (c *counters) packetOut(ws bool, out []byte, from int) {
 	if from < len(out) {
-		c.pktOut[trIndex(ws)][out[from]>>4].count(len(out) - from)
+		c.pkts.count(dirOut, trIndex(ws), out[from]>>4, len(out)-from)
 	}
 }
 
@@ -110,11 +133,12 @@ func (s *snapshot) add(c *counters) {
 	s.wsBytesOut += c.wsBytesOut.Load()
 	for tr := range trCount {
 		for t := range 16 {
-			in, out := c.pktIn[tr][t].n.Load(), c.pktOut[tr][t].n.Load()
+			pin, pout := &c.pkts.pub[dirIn][tr][t], &c.pkts.pub[dirOut][tr][t]
+			in, out := pin.n.Load(), pout.n.Load()
 			s.pktIn[tr][t] += in
 			s.pktOut[tr][t] += out
-			s.pktInBytes[tr][t] += c.pktIn[tr][t].bytes.Load()
-			s.pktOutBytes[tr][t] += c.pktOut[tr][t].bytes.Load()
+			s.pktInBytes[tr][t] += pin.bytes.Load()
+			s.pktOutBytes[tr][t] += pout.bytes.Load()
 			s.packetsIn += in
 			s.packetsOut += out
 			if tr == trIdxWS {

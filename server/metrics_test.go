@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"sort"
@@ -347,6 +348,9 @@ func TestLoopSeriesCountMailboxAndBusyTime(t *testing.T) {
 	bb.pass()
 	if conn.written == 0 {
 		t.Fatal("the subscriber received nothing")
+	}
+	for _, l := range bb.loops {
+		l.tick(context.Background()) // as the ticker does every 100 ms: packet counts are published for scrapes
 	}
 	mfs, err := bb.s.newRegistry().Gather()
 	if err != nil {
