@@ -3,6 +3,8 @@ package server
 import (
 	"sync"
 
+	"golang.org/x/sys/unix"
+
 	"loopmq/codec"
 )
 
@@ -284,4 +286,69 @@ func (cl *client) pausedInput() int {
 		n += cl.tr.carry.Len()
 	}
 	return n
+}
+
+// outWatch follows a connection whose outbound buffer reached the high-water mark (QoS 0 messages are being
+// dropped for it): one that takes no bytes at all for slow_consumer_timeout is stuck, and is disconnected so that
+// its buffer is freed.
+type outWatch struct {
+	level    int   // unsent bytes (gnet's buffer and the kernel's send queue) at the last check
+	added    int   // bytes handed to gnet since
+	progress int64 // tick of the last check that saw bytes leave the buffer
+}
+
+func (l *loop) watchOutbound(cl *client) {
+	if cl.outWatched {
+		return
+	}
+	if l.outbound == nil {
+		l.outbound = make(map[*client]*outWatch)
+	}
+	cl.outWatched = true
+	l.outbound[cl] = &outWatch{level: cl.unsent(), progress: l.wheel.now}
+}
+
+// unsent is how many bytes this connection has handed to gnet that the peer has not yet acknowledged: gnet's
+// buffer plus the kernel's send queue (SIOCOUTQ). The kernel's queue can hold megabytes and gnet only writes
+// when much of it is free, so gnet's buffer alone would make a slow reader look stuck.
+func (cl *client) unsent() int {
+	n := cl.c.OutboundBuffered()
+	if fd := cl.c.Fd(); fd > 2 {
+		if q, err := unix.IoctlGetInt(fd, unix.SIOCOUTQ); err == nil {
+			n += q
+		}
+	}
+	return n
+}
+
+// checkOutbound runs at each tick over the watched connections.
+func (l *loop) checkOutbound() {
+	timeout := int64(l.s.opts.SlowConsumerTimeout / tickDuration)
+	for cl, w := range l.outbound {
+		if cl.state >= stClosing {
+			delete(l.outbound, cl)
+			continue
+		}
+		cur := cl.unsent()
+		if cur < w.level+w.added {
+			w.progress = l.wheel.now // some bytes reached the socket
+		}
+		w.level, w.added = cur, 0
+		if cl.outbound() < l.s.opts.OutboundHighWater/2 {
+			cl.outWatched = false
+			delete(l.outbound, cl)
+			continue
+		}
+		if timeout > 0 && l.wheel.now-w.progress > timeout {
+			cl.outWatched = false
+			delete(l.outbound, cl)
+			l.stats.slowConsumers.Add(1)
+			why := "slow consumer: no bytes taken for " + l.s.opts.SlowConsumerTimeout.String() +
+				" with the outbound buffer over outbound_high_water"
+			if cl.version == codec.V5 {
+				cl.sendDisconnect(codec.QuotaExceeded, why)
+			}
+			cl.closeNow(why)
+		}
+	}
 }

@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"fmt"
+	"net"
 	"sync"
 	"testing"
 	"time"
@@ -423,4 +424,64 @@ func TestSubscriptionsPerClientAreCapped(t *testing.T) {
 			c.expect(tc.want)
 		})
 	}
+}
+
+func TestStuckQoS0SubscriberIsDisconnected(t *testing.T) {
+	s := startBroker(t, func(o *Options) {
+		o.OutboundHighWater = 64 << 10
+		o.SlowConsumerTimeout = 300 * time.Millisecond
+	})
+	stuck := connected311(t, s, "stuck")
+	stuck.Conn.(*net.TCPConn).SetReadBuffer(4096)
+	stuck.send(subPacket(codec.V311, 1, "t", 0))
+	stuck.expect([]byte{0x90, 3, 0, 1, 0})
+	// A slow subscriber that does read, a little at a time, is not stuck.
+	slow := connected311(t, s, "slow")
+	slow.Conn.(*net.TCPConn).SetReadBuffer(4096)
+	slow.send(subPacket(codec.V311, 1, "t", 0))
+	slow.expect([]byte{0x90, 3, 0, 1, 0})
+	slowErr := make(chan error, 1)
+	stop := make(chan struct{})
+	go func() {
+		buf := make([]byte, 4096)
+		for {
+			select {
+			case <-stop:
+				slowErr <- nil
+				return
+			case <-time.After(20 * time.Millisecond):
+			}
+			slow.SetReadDeadline(time.Now().Add(time.Second))
+			if _, err := slow.Read(buf); err != nil {
+				slowErr <- err
+				return
+			}
+		}
+	}()
+	pub := connected311(t, s, "pub")
+	msg := pubPacket(codec.V311, "t", 0, 0, string(make([]byte, 4096)))
+	// Enough to fill the kernel's buffers on both sides and then the broker's high-water mark; the stuck client
+	// reads nothing from now on.
+	for end := time.Now().Add(5 * time.Second); time.Now().Before(end) && s.stats().slowConsumers == 0; {
+		pub.send(msg)
+		time.Sleep(50 * time.Microsecond)
+	}
+	waitFor(t, "the stuck subscriber to be disconnected", func() bool { return s.stats().slowConsumers == 1 })
+	if s.stats().droppedHighWater == 0 {
+		t.Fatal("no QoS 0 message was dropped over the high-water mark")
+	}
+	// Keep the load on a while longer than the timeout: the slow reader stays.
+	for end := time.Now().Add(time.Second); time.Now().Before(end); {
+		pub.send(msg)
+		time.Sleep(200 * time.Microsecond)
+	}
+	close(stop)
+	if err := <-slowErr; err != nil {
+		t.Fatalf("the slow but reading subscriber lost its connection: %v", err)
+	}
+	if n := s.stats().slowConsumers; n != 1 {
+		t.Fatalf("%d slow consumers disconnected, want only the stuck one", n)
+	}
+	pub.send([]byte{0xc0, 0})
+	pub.expect([]byte{0xd0, 0})
 }
