@@ -258,13 +258,7 @@ func (l *loop) checkCongestion() {
 		if timeout > 0 && l.wheel.now-s.progressAt > timeout {
 			s.watch = nil
 			l.congested = removeAt(l.congested, i)
-			l.stats.slowConsumers.Add(1)
-			why := "slow consumer: nothing acknowledged for " + l.s.opts.SlowConsumerTimeout.String() +
-				" with the session queue over max_queued_messages"
-			if cl.version == codec.V5 {
-				cl.sendDisconnect(codec.QuotaExceeded, why)
-			}
-			cl.closeNow(why)
+			cl.dropSlowConsumer("nothing acknowledged for", "the session queue over max_queued_messages")
 			continue
 		}
 		i++
@@ -342,13 +336,19 @@ func (l *loop) checkOutbound() {
 		if timeout > 0 && l.wheel.now-w.progress > timeout {
 			cl.outWatched = false
 			delete(l.outbound, cl)
-			l.stats.slowConsumers.Add(1)
-			why := "slow consumer: no bytes taken for " + l.s.opts.SlowConsumerTimeout.String() +
-				" with the outbound buffer over outbound_high_water"
-			if cl.version == codec.V5 {
-				cl.sendDisconnect(codec.QuotaExceeded, why)
-			}
-			cl.closeNow(why)
+			cl.dropSlowConsumer("no bytes taken for", "the outbound buffer over outbound_high_water")
 		}
 	}
+}
+
+// dropSlowConsumer disconnects a client that made no progress for slow_consumer_timeout while over a limit
+// (MQTT 5: DISCONNECT 0x97 Quota exceeded first).
+func (cl *client) dropSlowConsumer(what, over string) {
+	l := cl.l
+	l.stats.slowConsumers.Add(1)
+	why := "slow consumer: " + what + " " + l.s.opts.SlowConsumerTimeout.String() + " with " + over
+	if cl.version == codec.V5 {
+		cl.sendDisconnect(codec.QuotaExceeded, why)
+	}
+	cl.closeNow(why)
 }
