@@ -34,6 +34,11 @@ import (
 // MQTT 5 publishers are held to our Receive Maximum instead.
 const maxHeldAcks = 1024
 
+// maxUnackedV3 is the most unacknowledged QoS 1/2 publishes a 3.x client can have: one per packet identifier.
+// A publisher paced only by its own session (it subscribes to what it publishes) is not paused; past this it is
+// not following the protocol and is disconnected.
+const maxUnackedV3 = 65535
+
 // heldAck is an acknowledgement not yet sent to a publisher.
 type heldAck struct {
 	on     *session // the congested session it waits for; nil when it only waits for its turn

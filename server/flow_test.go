@@ -485,3 +485,34 @@ func TestStuckQoS0SubscriberIsDisconnected(t *testing.T) {
 	pub.send([]byte{0xc0, 0})
 	pub.expect([]byte{0xd0, 0})
 }
+
+// TestV3PublisherToItselfIsNotPaused: a 3.x client that floods a topic it subscribes to waits only for its own
+// PUBACKs, so pausing its input would deadlock it; it must get every message and every acknowledgement.
+func TestV3PublisherToItselfIsNotPaused(t *testing.T) {
+	s := startBroker(t, func(o *Options) { o.MaxQueuedMessages = 10; o.MaxInflight = 4 })
+	c := connected311(t, s, "self")
+	c.send(subPacket(codec.V311, 1, "me", 1))
+	c.expect([]byte{0x90, 3, 0, 1, 1})
+	const total = maxHeldAcks + 500
+	go func() {
+		var burst []byte
+		for i := 1; i <= total; i++ {
+			burst = append(burst, pubPacket(codec.V311, "me", 1, uint16(i), "x")...)
+		}
+		c.Write(burst)
+	}()
+	msgs, acks := 0, 0
+	for msgs < total || acks < total {
+		p, err := c.readPacket(5 * time.Second)
+		if err != nil {
+			t.Fatalf("after %d messages and %d PUBACKs: %v", msgs, acks, err)
+		}
+		switch p[0] >> 4 {
+		case 3:
+			msgs++
+			c.send(codec.AppendAck(nil, codec.TypePuback, uint16(p[6])<<8|uint16(p[7]), 0, codec.V311))
+		case 4:
+			acks++
+		}
+	}
+}
