@@ -104,6 +104,7 @@ type client struct {
 	inTraffic        bool
 	refused          bool // over max_connections: answer CONNECT with "server unavailable"
 	inputPaused      bool // too many held acknowledgements: input is left unread until they go out
+	outWatched       bool // on the loop's outbound watch list (flow.go)
 	reason           string
 }
 
@@ -360,6 +361,9 @@ func (cl *client) flush() {
 	b := cl.out
 	cl.out = nil
 	if cl.state < stClosed && b.Len() > 0 {
+		if cl.outWatched {
+			cl.l.outbound[cl].added += b.Len()
+		}
 		if cl.tr != nil {
 			cl.l.stats.bytesOut.Add(uint64(cl.writeFramed(b.B)))
 		} else {

@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"fmt"
+	"net"
 	"sync"
 	"testing"
 	"time"
@@ -422,5 +423,96 @@ func TestSubscriptionsPerClientAreCapped(t *testing.T) {
 			c.send(p.Append(nil, v))
 			c.expect(tc.want)
 		})
+	}
+}
+
+func TestStuckQoS0SubscriberIsDisconnected(t *testing.T) {
+	s := startBroker(t, func(o *Options) {
+		o.OutboundHighWater = 64 << 10
+		o.SlowConsumerTimeout = 300 * time.Millisecond
+	})
+	stuck := connected311(t, s, "stuck")
+	stuck.Conn.(*net.TCPConn).SetReadBuffer(4096)
+	stuck.send(subPacket(codec.V311, 1, "t", 0))
+	stuck.expect([]byte{0x90, 3, 0, 1, 0})
+	// A slow subscriber that does read, a little at a time, is not stuck.
+	slow := connected311(t, s, "slow")
+	slow.Conn.(*net.TCPConn).SetReadBuffer(4096)
+	slow.send(subPacket(codec.V311, 1, "t", 0))
+	slow.expect([]byte{0x90, 3, 0, 1, 0})
+	slowErr := make(chan error, 1)
+	stop := make(chan struct{})
+	go func() {
+		buf := make([]byte, 4096)
+		for {
+			select {
+			case <-stop:
+				slowErr <- nil
+				return
+			case <-time.After(20 * time.Millisecond):
+			}
+			slow.SetReadDeadline(time.Now().Add(time.Second))
+			if _, err := slow.Read(buf); err != nil {
+				slowErr <- err
+				return
+			}
+		}
+	}()
+	pub := connected311(t, s, "pub")
+	msg := pubPacket(codec.V311, "t", 0, 0, string(make([]byte, 4096)))
+	// Enough to fill the kernel's buffers on both sides and then the broker's high-water mark; the stuck client
+	// reads nothing from now on.
+	for end := time.Now().Add(5 * time.Second); time.Now().Before(end) && s.stats().slowConsumers == 0; {
+		pub.send(msg)
+		time.Sleep(50 * time.Microsecond)
+	}
+	waitFor(t, "the stuck subscriber to be disconnected", func() bool { return s.stats().slowConsumers == 1 })
+	if s.stats().droppedHighWater == 0 {
+		t.Fatal("no QoS 0 message was dropped over the high-water mark")
+	}
+	// Keep the load on a while longer than the timeout: the slow reader stays.
+	for end := time.Now().Add(time.Second); time.Now().Before(end); {
+		pub.send(msg)
+		time.Sleep(200 * time.Microsecond)
+	}
+	close(stop)
+	if err := <-slowErr; err != nil {
+		t.Fatalf("the slow but reading subscriber lost its connection: %v", err)
+	}
+	if n := s.stats().slowConsumers; n != 1 {
+		t.Fatalf("%d slow consumers disconnected, want only the stuck one", n)
+	}
+	pub.send([]byte{0xc0, 0})
+	pub.expect([]byte{0xd0, 0})
+}
+
+// TestV3PublisherToItselfIsNotPaused: a 3.x client that floods a topic it subscribes to waits only for its own
+// PUBACKs, so pausing its input would deadlock it; it must get every message and every acknowledgement.
+func TestV3PublisherToItselfIsNotPaused(t *testing.T) {
+	s := startBroker(t, func(o *Options) { o.MaxQueuedMessages = 10; o.MaxInflight = 4 })
+	c := connected311(t, s, "self")
+	c.send(subPacket(codec.V311, 1, "me", 1))
+	c.expect([]byte{0x90, 3, 0, 1, 1})
+	const total = maxHeldAcks + 500
+	go func() {
+		var burst []byte
+		for i := 1; i <= total; i++ {
+			burst = append(burst, pubPacket(codec.V311, "me", 1, uint16(i), "x")...)
+		}
+		c.Write(burst)
+	}()
+	msgs, acks := 0, 0
+	for msgs < total || acks < total {
+		p, err := c.readPacket(5 * time.Second)
+		if err != nil {
+			t.Fatalf("after %d messages and %d PUBACKs: %v", msgs, acks, err)
+		}
+		switch p[0] >> 4 {
+		case 3:
+			msgs++
+			c.send(codec.AppendAck(nil, codec.TypePuback, uint16(p[6])<<8|uint16(p[7]), 0, codec.V311))
+		case 4:
+			acks++
+		}
 	}
 }

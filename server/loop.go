@@ -49,6 +49,7 @@ type loop struct {
 	quotaDropped  bool                       // the message was dropped for an offline session at its limit
 	accepted      int                        // sessions that took the message
 	congested     []*session                 // sessions over their queue limit, watched for stuck consumers
+	outbound      map[*client]*outWatch      // connections whose outbound buffer reached the high-water mark
 	waiting       []func()                   // work paused for flow control, retried at the next tick
 	pacedDelivery bool                       // the delivery being made is flow-controlled by its caller (retained messages)
 	wsBuf         []byte                     // WebSocket handshake responses and control frames
@@ -119,6 +120,9 @@ func (l *loop) tick(context.Context) error {
 	l.stats.pkts.publish()
 	if len(l.congested) > 0 {
 		l.checkCongestion()
+	}
+	if len(l.outbound) > 0 {
+		l.checkOutbound()
 	}
 	l.runWaiting()
 	return nil
