@@ -11,6 +11,7 @@ import (
 
 	"github.com/eclipse/paho.golang/paho"
 	mqtt "github.com/eclipse/paho.mqtt.golang"
+	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
@@ -581,5 +582,22 @@ func TestMetricsQueueGauges(t *testing.T) {
 	settle(closed)
 	if c := scrapeMetrics(t, s).sum("loopmq_loop_connections"); c != 0 {
 		t.Fatalf("loopmq_loop_connections add up to %v after every client left", c)
+	}
+}
+
+// BenchmarkMetricsGather is the broker's share of a scrape: one snapshot over the loops and every loopmq_ series,
+// with two loops that have served connections (the Go and process collectors are left out).
+func BenchmarkMetricsGather(b *testing.B) {
+	bb := newBenchBroker(b, 2)
+	for i := range bb.loops {
+		bb.client(i, fmt.Sprintf("c%d", i), codec.V311)
+	}
+	r := prometheus.NewRegistry()
+	r.MustRegister(&brokerCollector{s: bb.s, series: bb.s.brokerSeries(), loops: newLoopSeries()})
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := r.Gather(); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
