@@ -2,12 +2,15 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"net"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/eclipse/paho.golang/paho"
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
 	"loopmq/codec"
@@ -515,4 +518,102 @@ func TestV3PublisherToItselfIsNotPaused(t *testing.T) {
 			acks++
 		}
 	}
+}
+
+// TestPahoV5PublishersArePacedNotDisconnected: paho.golang publishers honour our Receive Maximum, so while their
+// PUBACKs are held for a slow subscriber they wait instead of exceeding it; every publish succeeds and arrives.
+func TestPahoV5PublishersArePacedNotDisconnected(t *testing.T) {
+	s := startBroker(t, func(o *Options) { o.MaxQueuedMessages = 5; o.MaxInflight = 2; o.ReceiveMaximum = 4 })
+	const pubs, each = 3, 200
+	var mu sync.Mutex
+	seen := make(map[string]bool)
+	all := make(chan struct{})
+	sub := paho3Slow(t, s, "load5/#", func(payload string) {
+		mu.Lock()
+		defer mu.Unlock()
+		seen[payload] = true
+		if len(seen) == pubs*each {
+			close(all)
+		}
+	})
+	defer sub.Disconnect(100)
+	var maxHeld atomic.Int64
+	stopSampling := make(chan struct{})
+	defer close(stopSampling)
+	go func() {
+		for {
+			select {
+			case <-stopSampling:
+				return
+			case <-time.After(time.Millisecond):
+			}
+			if _, _, h := flowGauges(s); h > maxHeld.Load() {
+				maxHeld.Store(h)
+			}
+		}
+	}()
+	var wg sync.WaitGroup
+	var clients []*v5client
+	for p := 0; p < pubs; p++ {
+		c := dialV5(t, s, &paho.Connect{ClientID: fmt.Sprint("p5-", p), CleanStart: true})
+		clients = append(clients, c)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var inner sync.WaitGroup
+			for i := 0; i < each; i++ {
+				inner.Add(1)
+				go func() { // concurrent publishes: paho.golang's own Receive Maximum window paces them
+					defer inner.Done()
+					ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+					defer cancel()
+					r, err := c.Publish(ctx, &paho.Publish{Topic: fmt.Sprint("load5/", p), QoS: 1,
+						Payload: []byte(fmt.Sprint(p, "-", i))})
+					if err != nil || r.ReasonCode != 0 {
+						t.Errorf("publish %d-%d: %v %v", p, i, err, r)
+					}
+				}()
+			}
+			inner.Wait()
+		}()
+	}
+	wg.Wait()
+	select {
+	case <-all:
+	case <-time.After(30 * time.Second):
+		mu.Lock()
+		t.Fatalf("subscriber got %d of %d", len(seen), pubs*each)
+	}
+	for _, c := range clients {
+		select {
+		case d := <-c.serverDC:
+			t.Fatalf("server disconnected a publisher: reason %#x", d.ReasonCode)
+		default:
+		}
+	}
+	if _, _, held := flowGauges(s); held != 0 {
+		t.Fatalf("%d acknowledgements still held", held)
+	}
+	if maxHeld.Load() == 0 {
+		t.Fatal("no acknowledgement was ever held: the test did not overload the subscriber")
+	}
+}
+
+// paho3Slow subscribes a paho 3.1.1 client that handles each message slowly.
+func paho3Slow(t *testing.T, s *Server, filter string, got func(string)) mqtt.Client {
+	t.Helper()
+	o := mqtt.NewClientOptions().AddBroker("tcp://" + s.TCPAddr()).SetClientID("slow-" + filter).SetAutoReconnect(false)
+	o.SetOrderMatters(true)
+	c := mqtt.NewClient(o)
+	if tok := c.Connect(); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+		t.Fatalf("subscriber connect: %v", tok.Error())
+	}
+	tok := c.Subscribe(filter, 1, func(_ mqtt.Client, m mqtt.Message) {
+		time.Sleep(50 * time.Microsecond)
+		got(string(m.Payload()))
+	})
+	if !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+		t.Fatalf("subscribe: %v", tok.Error())
+	}
+	return c
 }
