@@ -104,6 +104,7 @@ type client struct {
 	inTraffic        bool
 	refused          bool // over max_connections: answer CONNECT with "server unavailable"
 	inputPaused      bool // too many held acknowledgements: input is left unread until they go out
+	outWatched       bool // on the loop's outbound watch list (flow.go)
 	reason           string
 }
 
@@ -272,10 +273,7 @@ func (cl *client) process(buf []byte) int {
 		cl.want = 0
 		body := buf[off+h.Size : off+h.Len()]
 		off += h.Len()
-		cl.l.stats.packetsIn.Add(1)
-		if cl.tr != nil {
-			cl.l.stats.wsPacketsIn.Add(1)
-		}
+		cl.l.stats.packetIn(cl.tr != nil, h)
 		cl.handle(h, body)
 	}
 	return off
@@ -329,11 +327,8 @@ func (cl *client) buf() []byte {
 
 // write stores the outbox after appending to buf() and schedules the flush.
 func (cl *client) write(b []byte) {
+	cl.l.stats.packetOut(cl.tr != nil, b, len(cl.out.B))
 	cl.out.B = b
-	cl.l.stats.packetsOut.Add(1)
-	if cl.tr != nil {
-		cl.l.stats.wsPacketsOut.Add(1)
-	}
 	if cl.state < stClosed {
 		cl.l.markDirty(cl)
 	}
@@ -366,6 +361,9 @@ func (cl *client) flush() {
 	b := cl.out
 	cl.out = nil
 	if cl.state < stClosed && b.Len() > 0 {
+		if cl.outWatched {
+			cl.l.outbound[cl].added += b.Len()
+		}
 		if cl.tr != nil {
 			cl.l.stats.bytesOut.Add(uint64(cl.writeFramed(b.B)))
 		} else {

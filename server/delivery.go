@@ -173,6 +173,7 @@ func (l *loop) deliver(s *session, m *message, qos byte, retain bool, ids []uint
 		}
 		if !l.pacedDelivery && cl.outbound() >= l.s.opts.OutboundHighWater {
 			l.stats.droppedHighWater.Add(1)
+			l.watchOutbound(cl)
 			return
 		}
 		cl.sendPublish(m, 0, retain, 0, ids, false)

@@ -32,8 +32,11 @@ func (e *engine) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 		return nil, gnet.Close
 	}
 	l := s.loopFor(c.EventLoop())
+	l.enter()
+	defer l.leave()
 	cl := &client{l: l, c: c}
 	cl.t.owner = cl
+	l.stats.conns.Add(1)
 	if t := s.listenerTransport(localPort(c)); t != transportSniff {
 		cl.setTransport(t)
 	}
@@ -70,6 +73,9 @@ func (e *engine) OnTraffic(c gnet.Conn) gnet.Action {
 	if cl == nil {
 		return gnet.Close
 	}
+	l := cl.l
+	l.enter()
+	defer l.leave()
 	return cl.onTraffic()
 }
 
@@ -79,12 +85,17 @@ func (e *engine) OnClose(c gnet.Conn, err error) gnet.Action {
 	if cl == nil {
 		return gnet.None
 	}
+	cl.l.enter()
+	defer cl.l.leave()
 	if e.s.stopping.Load() && cl.state == stConnected && cl.version == codec.V5 {
 		// Shutdown: gnet flushes this after OnClose returns.
 		cl.sendDisconnect(codec.ServerShuttingDown, "")
 		cl.flush()
 	}
 	cl.transportClosing(e.s.stopping.Load())
+	if cl.state != stClosed {
+		cl.l.stats.conns.Add(-1)
+	}
 	cl.onClose(err)
 	return gnet.None
 }

@@ -3,6 +3,8 @@ package server
 import (
 	"sync"
 
+	"golang.org/x/sys/unix"
+
 	"loopmq/codec"
 )
 
@@ -31,6 +33,11 @@ import (
 // maxHeldAcks is how many acknowledgements a 3.x publisher may have held back before the broker stops reading it.
 // MQTT 5 publishers are held to our Receive Maximum instead.
 const maxHeldAcks = 1024
+
+// maxUnackedV3 is the most unacknowledged QoS 1/2 publishes a 3.x client can have: one per packet identifier.
+// A publisher paced only by its own session (it subscribes to what it publishes) is not paused; past this it is
+// not following the protocol and is disconnected.
+const maxUnackedV3 = 65535
 
 // heldAck is an acknowledgement not yet sent to a publisher.
 type heldAck struct {
@@ -256,13 +263,7 @@ func (l *loop) checkCongestion() {
 		if timeout > 0 && l.wheel.now-s.progressAt > timeout {
 			s.watch = nil
 			l.congested = removeAt(l.congested, i)
-			l.stats.slowConsumers.Add(1)
-			why := "slow consumer: nothing acknowledged for " + l.s.opts.SlowConsumerTimeout.String() +
-				" with the session queue over max_queued_messages"
-			if cl.version == codec.V5 {
-				cl.sendDisconnect(codec.QuotaExceeded, why)
-			}
-			cl.closeNow(why)
+			cl.dropSlowConsumer("nothing acknowledged for", "the session queue over max_queued_messages")
 			continue
 		}
 		i++
@@ -284,4 +285,75 @@ func (cl *client) pausedInput() int {
 		n += cl.tr.carry.Len()
 	}
 	return n
+}
+
+// outWatch follows a connection whose outbound buffer reached the high-water mark (QoS 0 messages are being
+// dropped for it): one that takes no bytes at all for slow_consumer_timeout is stuck, and is disconnected so that
+// its buffer is freed.
+type outWatch struct {
+	level    int   // unsent bytes (gnet's buffer and the kernel's send queue) at the last check
+	added    int   // bytes handed to gnet since
+	progress int64 // tick of the last check that saw bytes leave the buffer
+}
+
+func (l *loop) watchOutbound(cl *client) {
+	if cl.outWatched {
+		return
+	}
+	if l.outbound == nil {
+		l.outbound = make(map[*client]*outWatch)
+	}
+	cl.outWatched = true
+	l.outbound[cl] = &outWatch{level: cl.unsent(), progress: l.wheel.now}
+}
+
+// unsent is how many bytes this connection has handed to gnet that the peer has not yet acknowledged: gnet's
+// buffer plus the kernel's send queue (SIOCOUTQ). The kernel's queue can hold megabytes and gnet only writes
+// when much of it is free, so gnet's buffer alone would make a slow reader look stuck.
+func (cl *client) unsent() int {
+	n := cl.c.OutboundBuffered()
+	if fd := cl.c.Fd(); fd > 2 {
+		if q, err := unix.IoctlGetInt(fd, unix.SIOCOUTQ); err == nil {
+			n += q
+		}
+	}
+	return n
+}
+
+// checkOutbound runs at each tick over the watched connections.
+func (l *loop) checkOutbound() {
+	timeout := int64(l.s.opts.SlowConsumerTimeout / tickDuration)
+	for cl, w := range l.outbound {
+		if cl.state >= stClosing {
+			delete(l.outbound, cl)
+			continue
+		}
+		cur := cl.unsent()
+		if cur < w.level+w.added {
+			w.progress = l.wheel.now // some bytes reached the socket
+		}
+		w.level, w.added = cur, 0
+		if cl.outbound() < l.s.opts.OutboundHighWater/2 {
+			cl.outWatched = false
+			delete(l.outbound, cl)
+			continue
+		}
+		if timeout > 0 && l.wheel.now-w.progress > timeout {
+			cl.outWatched = false
+			delete(l.outbound, cl)
+			cl.dropSlowConsumer("no bytes taken for", "the outbound buffer over outbound_high_water")
+		}
+	}
+}
+
+// dropSlowConsumer disconnects a client that made no progress for slow_consumer_timeout while over a limit
+// (MQTT 5: DISCONNECT 0x97 Quota exceeded first).
+func (cl *client) dropSlowConsumer(what, over string) {
+	l := cl.l
+	l.stats.slowConsumers.Add(1)
+	why := "slow consumer: " + what + " " + l.s.opts.SlowConsumerTimeout.String() + " with " + over
+	if cl.version == codec.V5 {
+		cl.sendDisconnect(codec.QuotaExceeded, why)
+	}
+	cl.closeNow(why)
 }

@@ -2,11 +2,15 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"fmt"
+	"net"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/eclipse/paho.golang/paho"
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
 	"loopmq/codec"
@@ -423,4 +427,193 @@ func TestSubscriptionsPerClientAreCapped(t *testing.T) {
 			c.expect(tc.want)
 		})
 	}
+}
+
+func TestStuckQoS0SubscriberIsDisconnected(t *testing.T) {
+	s := startBroker(t, func(o *Options) {
+		o.OutboundHighWater = 64 << 10
+		o.SlowConsumerTimeout = 300 * time.Millisecond
+	})
+	stuck := connected311(t, s, "stuck")
+	stuck.Conn.(*net.TCPConn).SetReadBuffer(4096)
+	stuck.send(subPacket(codec.V311, 1, "t", 0))
+	stuck.expect([]byte{0x90, 3, 0, 1, 0})
+	// A slow subscriber that does read, a little at a time, is not stuck.
+	slow := connected311(t, s, "slow")
+	slow.Conn.(*net.TCPConn).SetReadBuffer(4096)
+	slow.send(subPacket(codec.V311, 1, "t", 0))
+	slow.expect([]byte{0x90, 3, 0, 1, 0})
+	slowErr := make(chan error, 1)
+	stop := make(chan struct{})
+	go func() {
+		buf := make([]byte, 4096)
+		for {
+			select {
+			case <-stop:
+				slowErr <- nil
+				return
+			case <-time.After(20 * time.Millisecond):
+			}
+			slow.SetReadDeadline(time.Now().Add(time.Second))
+			if _, err := slow.Read(buf); err != nil {
+				slowErr <- err
+				return
+			}
+		}
+	}()
+	pub := connected311(t, s, "pub")
+	msg := pubPacket(codec.V311, "t", 0, 0, string(make([]byte, 4096)))
+	// Enough to fill the kernel's buffers on both sides and then the broker's high-water mark; the stuck client
+	// reads nothing from now on.
+	for end := time.Now().Add(5 * time.Second); time.Now().Before(end) && s.stats().slowConsumers == 0; {
+		pub.send(msg)
+		time.Sleep(50 * time.Microsecond)
+	}
+	waitFor(t, "the stuck subscriber to be disconnected", func() bool { return s.stats().slowConsumers == 1 })
+	if s.stats().droppedHighWater == 0 {
+		t.Fatal("no QoS 0 message was dropped over the high-water mark")
+	}
+	// Keep the load on a while longer than the timeout: the slow reader stays.
+	for end := time.Now().Add(time.Second); time.Now().Before(end); {
+		pub.send(msg)
+		time.Sleep(200 * time.Microsecond)
+	}
+	close(stop)
+	if err := <-slowErr; err != nil {
+		t.Fatalf("the slow but reading subscriber lost its connection: %v", err)
+	}
+	if n := s.stats().slowConsumers; n != 1 {
+		t.Fatalf("%d slow consumers disconnected, want only the stuck one", n)
+	}
+	pub.send([]byte{0xc0, 0})
+	pub.expect([]byte{0xd0, 0})
+}
+
+// TestV3PublisherToItselfIsNotPaused: a 3.x client that floods a topic it subscribes to waits only for its own
+// PUBACKs, so pausing its input would deadlock it; it must get every message and every acknowledgement.
+func TestV3PublisherToItselfIsNotPaused(t *testing.T) {
+	s := startBroker(t, func(o *Options) { o.MaxQueuedMessages = 10; o.MaxInflight = 4 })
+	c := connected311(t, s, "self")
+	c.send(subPacket(codec.V311, 1, "me", 1))
+	c.expect([]byte{0x90, 3, 0, 1, 1})
+	const total = maxHeldAcks + 500
+	go func() {
+		var burst []byte
+		for i := 1; i <= total; i++ {
+			burst = append(burst, pubPacket(codec.V311, "me", 1, uint16(i), "x")...)
+		}
+		c.Write(burst)
+	}()
+	msgs, acks := 0, 0
+	for msgs < total || acks < total {
+		p, err := c.readPacket(5 * time.Second)
+		if err != nil {
+			t.Fatalf("after %d messages and %d PUBACKs: %v", msgs, acks, err)
+		}
+		switch p[0] >> 4 {
+		case 3:
+			msgs++
+			c.send(codec.AppendAck(nil, codec.TypePuback, uint16(p[6])<<8|uint16(p[7]), 0, codec.V311))
+		case 4:
+			acks++
+		}
+	}
+}
+
+// TestPahoV5PublishersArePacedNotDisconnected: paho.golang publishers honour our Receive Maximum, so while their
+// PUBACKs are held for a slow subscriber they wait instead of exceeding it; every publish succeeds and arrives.
+func TestPahoV5PublishersArePacedNotDisconnected(t *testing.T) {
+	s := startBroker(t, func(o *Options) { o.MaxQueuedMessages = 5; o.MaxInflight = 2; o.ReceiveMaximum = 4 })
+	const pubs, each = 3, 200
+	var mu sync.Mutex
+	seen := make(map[string]bool)
+	all := make(chan struct{})
+	sub := paho3Slow(t, s, "load5/#", func(payload string) {
+		mu.Lock()
+		defer mu.Unlock()
+		seen[payload] = true
+		if len(seen) == pubs*each {
+			close(all)
+		}
+	})
+	defer sub.Disconnect(100)
+	var maxHeld atomic.Int64
+	stopSampling := make(chan struct{})
+	defer close(stopSampling)
+	go func() {
+		for {
+			select {
+			case <-stopSampling:
+				return
+			case <-time.After(time.Millisecond):
+			}
+			if _, _, h := flowGauges(s); h > maxHeld.Load() {
+				maxHeld.Store(h)
+			}
+		}
+	}()
+	var wg sync.WaitGroup
+	var clients []*v5client
+	for p := 0; p < pubs; p++ {
+		c := dialV5(t, s, &paho.Connect{ClientID: fmt.Sprint("p5-", p), CleanStart: true})
+		clients = append(clients, c)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var inner sync.WaitGroup
+			for i := 0; i < each; i++ {
+				inner.Add(1)
+				go func() { // concurrent publishes: paho.golang's own Receive Maximum window paces them
+					defer inner.Done()
+					ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+					defer cancel()
+					r, err := c.Publish(ctx, &paho.Publish{Topic: fmt.Sprint("load5/", p), QoS: 1,
+						Payload: []byte(fmt.Sprint(p, "-", i))})
+					if err != nil || r.ReasonCode != 0 {
+						t.Errorf("publish %d-%d: %v %v", p, i, err, r)
+					}
+				}()
+			}
+			inner.Wait()
+		}()
+	}
+	wg.Wait()
+	select {
+	case <-all:
+	case <-time.After(30 * time.Second):
+		mu.Lock()
+		t.Fatalf("subscriber got %d of %d", len(seen), pubs*each)
+	}
+	for _, c := range clients {
+		select {
+		case d := <-c.serverDC:
+			t.Fatalf("server disconnected a publisher: reason %#x", d.ReasonCode)
+		default:
+		}
+	}
+	if _, _, held := flowGauges(s); held != 0 {
+		t.Fatalf("%d acknowledgements still held", held)
+	}
+	if maxHeld.Load() == 0 {
+		t.Fatal("no acknowledgement was ever held: the test did not overload the subscriber")
+	}
+}
+
+// paho3Slow subscribes a paho 3.1.1 client that handles each message slowly.
+func paho3Slow(t *testing.T, s *Server, filter string, got func(string)) mqtt.Client {
+	t.Helper()
+	o := mqtt.NewClientOptions().AddBroker("tcp://" + s.TCPAddr()).SetClientID("slow-" + filter).SetAutoReconnect(false)
+	o.SetOrderMatters(true)
+	c := mqtt.NewClient(o)
+	if tok := c.Connect(); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+		t.Fatalf("subscriber connect: %v", tok.Error())
+	}
+	tok := c.Subscribe(filter, 1, func(_ mqtt.Client, m mqtt.Message) {
+		time.Sleep(50 * time.Microsecond)
+		got(string(m.Payload()))
+	})
+	if !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+		t.Fatalf("subscribe: %v", tok.Error())
+	}
+	return c
 }

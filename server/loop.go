@@ -49,12 +49,14 @@ type loop struct {
 	quotaDropped  bool                       // the message was dropped for an offline session at its limit
 	accepted      int                        // sessions that took the message
 	congested     []*session                 // sessions over their queue limit, watched for stuck consumers
+	outbound      map[*client]*outWatch      // connections whose outbound buffer reached the high-water mark
 	waiting       []func()                   // work paused for flow control, retried at the next tick
 	pacedDelivery bool                       // the delivery being made is flow-controlled by its caller (retained messages)
 	wsBuf         []byte                     // WebSocket handshake responses and control frames
 	wsHdr         [ws.MaxFrameHeaderLen]byte // header of the binary frame being flushed
 	wsIov         [2][]byte                  // header and data of that frame, for one writev
 
+	busy  busyClock
 	stats counters
 }
 
@@ -86,6 +88,8 @@ func (l *loop) markDirty(cl *client) {
 
 // flush writes every dirty connection's outbox with one write each.
 func (l *loop) flush(context.Context) error {
+	l.enter()
+	defer l.leave()
 	l.flushArmed = false
 	for i, cl := range l.dirty {
 		l.dirty[i] = nil
@@ -110,9 +114,15 @@ func (l *loop) runWaiting() {
 
 // tick advances this loop's timing wheel; the engine's ticker posts it to every loop.
 func (l *loop) tick(context.Context) error {
+	l.enter()
+	defer l.leave()
 	l.wheel.advance(l.s.tickNow())
+	l.stats.pkts.publish()
 	if len(l.congested) > 0 {
 		l.checkCongestion()
+	}
+	if len(l.outbound) > 0 {
+		l.checkOutbound()
 	}
 	l.runWaiting()
 	return nil
@@ -182,12 +192,17 @@ func (l *loop) wake() {
 
 // drain delivers every mailbox entry on this loop.
 func (l *loop) drain(context.Context) error {
+	l.enter()
+	defer l.leave()
 	m := &l.mail
 	m.armed.Store(false)
 	m.mu.Lock()
 	ds, ids, tasks := m.in, m.inIDs, m.tasks
 	m.in, m.inIDs, m.tasks = m.spareD[:0], m.spareI[:0], nil
 	m.mu.Unlock()
+	l.stats.mailDrains.Add(1)
+	l.stats.mailDeliveries.Add(uint64(len(ds)))
+	l.stats.mailTasks.Add(uint64(len(tasks)))
 	for i := range ds {
 		d := &ds[i]
 		l.deliver(d.sess, d.msg, d.qos, d.retain, ids[d.idOff:d.idOff+uint32(d.nIDs)])

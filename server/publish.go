@@ -88,8 +88,14 @@ func (cl *client) handlePublish(h codec.FixedHeader, body []byte) {
 	cl.ackPublish(p, l.hold)
 	l.dispatch(m)
 	l.doneView()
-	if cl.acks != nil && cl.version != codec.V5 && len(cl.acks.q) >= maxHeldAcks {
-		cl.inputPaused = true // a 3.x publisher without a window of its own: stop reading it (flow.go)
+	if a := cl.acks; a != nil && cl.version != codec.V5 && len(a.q) >= maxHeldAcks {
+		if len(a.q) >= maxUnackedV3 {
+			cl.fail(codec.ReceiveMaximumExceeded, "more unacknowledged QoS 1/2 publishes than packet identifiers")
+			return
+		}
+		// A 3.x publisher without a window of its own: stop reading it (flow.go), unless what it waits for is its
+		// own session, which drains only as its input (its PUBACKs) is read.
+		cl.inputPaused = a.waitingOn != s
 	}
 }
 

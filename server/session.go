@@ -36,7 +36,7 @@ type session struct {
 	cl      *client // the connected client, nil while offline (owner only)
 	version codec.Version
 	expiry  uint32 // Session Expiry Interval in seconds; neverExpire for "never"
-	filters map[string]topic.Options
+	filters filterSet
 
 	// flow holds the QoS 1/2 state, allocated on first use so an idle QoS 0 session does not carry it.
 	*flow
@@ -213,7 +213,7 @@ func (l *loop) endSession(s *session) {
 	}
 	s.discarded = true
 	sh.mu.Unlock()
-	for f := range s.filters {
+	for _, f := range s.filters {
 		if l.s.index.Unsubscribe([]byte(f), s.subID) {
 			l.s.subscriptions.Add(-1)
 		}

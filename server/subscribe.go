@@ -29,7 +29,7 @@ func (cl *client) handleSubscribe(h codec.FixedHeader, body []byte) {
 	for _, sub := range p.Subs {
 		opts := topic.NewOptions(sub.QoS, sub.NoLocal, sub.RetainAsPublished, sub.RetainHandling)
 		if max := l.s.opts.MaxSubscriptionsPerClient; max > 0 && len(s.filters) >= max {
-			if _, replaces := s.filters[string(sub.Filter)]; !replaces {
+			if !s.filters.has(sub.Filter) { // replacing a subscription is not a new one
 				// Memory stays bounded whatever a client subscribes to.
 				code := codec.QuotaExceeded
 				if cl.version != codec.V5 {
@@ -51,13 +51,10 @@ func (cl *client) handleSubscribe(h codec.FixedHeader, body []byte) {
 			reasons = append(reasons, code)
 			continue
 		}
-		if s.filters == nil {
-			s.filters = make(map[string]topic.Options)
-		}
 		if !existed {
 			l.s.subscriptions.Add(1)
 		}
-		s.filters[string(sub.Filter)] = opts
+		s.filters.add(sub.Filter)
 		reasons = append(reasons, codec.ReasonCode(sub.QoS))
 		// Retained messages: not for shared subscriptions; Retain Handling 1 only for a new subscription, 2 never
 		// [MQTT-3.3.1-9, -10, -11].
@@ -164,7 +161,7 @@ func (cl *client) handleUnsubscribe(h codec.FixedHeader, body []byte) {
 		}
 		if l.s.index.Unsubscribe(f, s.subID) {
 			l.s.subscriptions.Add(-1)
-			delete(s.filters, string(f))
+			s.filters.remove(f)
 			reasons = append(reasons, codec.Success)
 		} else {
 			reasons = append(reasons, codec.NoSubscriptionExisted)

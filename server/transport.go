@@ -3,6 +3,7 @@ package server
 import (
 	"net"
 	"strconv"
+	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -67,40 +68,43 @@ func (cl *client) remoteAddr() net.Addr {
 	return cl.c.RemoteAddr()
 }
 
-// registerTransportMetrics adds the per-transport series: loopmq_transport_*{transport="tcp"|"ws"}.
-func (s *Server) registerTransportMetrics(r *prometheus.Registry) {
-	type series struct {
+// transportSeries are the per-transport series: loopmq_transport_*{transport="tcp"|"ws"}.
+func (s *Server) transportSeries() []series {
+	type pair struct {
 		name, help string
 		tcp, ws    func(sn *snapshot) uint64
 	}
-	counters := []series{
+	pairs := []pair{
 		{"transport_bytes_received_total", "Bytes read from clients, by transport (WebSocket framing included).",
 			func(sn *snapshot) uint64 { return subFloor(sn.bytesIn, sn.wsBytesIn) }, func(sn *snapshot) uint64 { return sn.wsBytesIn }},
 		{"transport_bytes_sent_total", "Bytes written to clients, by transport (WebSocket framing included).",
 			func(sn *snapshot) uint64 { return subFloor(sn.bytesOut, sn.wsBytesOut) }, func(sn *snapshot) uint64 { return sn.wsBytesOut }},
 		{"transport_packets_received_total", "MQTT packets received, by transport.",
-			func(sn *snapshot) uint64 { return subFloor(sn.packetsIn, sn.wsPacketsIn) }, func(sn *snapshot) uint64 { return sn.wsPacketsIn }},
+			func(sn *snapshot) uint64 { return sn.packetsIn - sn.wsPacketsIn }, func(sn *snapshot) uint64 { return sn.wsPacketsIn }},
 		{"transport_packets_sent_total", "MQTT packets sent, by transport.",
-			func(sn *snapshot) uint64 { return subFloor(sn.packetsOut, sn.wsPacketsOut) }, func(sn *snapshot) uint64 { return sn.wsPacketsOut }},
+			func(sn *snapshot) uint64 { return sn.packetsOut - sn.wsPacketsOut }, func(sn *snapshot) uint64 { return sn.wsPacketsOut }},
 		{"transport_connections_total", "Connections accepted, by transport.",
 			func(sn *snapshot) uint64 { return sn.connectsTCP }, func(sn *snapshot) uint64 { return sn.connectsWS }},
 	}
-	for _, c := range counters {
-		for _, t := range [...]struct {
-			label string
-			f     func(sn *snapshot) uint64
-		}{{"tcp", c.tcp}, {"ws", c.ws}} {
-			r.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
-				Namespace: "loopmq", Name: c.name, Help: c.help, ConstLabels: prometheus.Labels{"transport": t.label},
-			}, func() float64 { sn := s.stats(); return float64(t.f(&sn)) }))
+	var out []series
+	for _, p := range pairs {
+		for i, f := range [trCount]func(sn *snapshot) uint64{p.tcp, p.ws} {
+			out = append(out, series{
+				desc:  prometheus.NewDesc("loopmq_"+p.name, p.help, nil, prometheus.Labels{"transport": trLabels[i]}),
+				kind:  prometheus.CounterValue,
+				value: func(sn *snapshot) float64 { return float64(f(sn)) },
+			})
 		}
 	}
-	for label, g := range map[string]interface{ Load() int64 }{"tcp": &s.openTCP, "ws": &s.openWS} {
-		r.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-			Namespace: "loopmq", Name: "transport_connections", Help: "Open connections, by transport.",
-			ConstLabels: prometheus.Labels{"transport": label},
-		}, func() float64 { return float64(g.Load()) }))
+	for i, g := range [trCount]*atomic.Int64{&s.openTCP, &s.openWS} {
+		out = append(out, series{
+			desc: prometheus.NewDesc("loopmq_transport_connections", "Open connections, by transport.", nil,
+				prometheus.Labels{"transport": trLabels[i]}),
+			kind:  prometheus.GaugeValue,
+			value: func(*snapshot) float64 { return float64(g.Load()) },
+		})
 	}
+	return out
 }
 
 // transportSys is the per-transport part of the $SYS tree: $SYS/broker/transport/{tcp,ws}/....
@@ -112,8 +116,8 @@ func (s *Server) transportSys(sn *snapshot) [][2]string {
 		{"$SYS/broker/transport/tcp/connections/total", u(sn.connectsTCP)},
 		{"$SYS/broker/transport/tcp/bytes/received", u(subFloor(sn.bytesIn, sn.wsBytesIn))},
 		{"$SYS/broker/transport/tcp/bytes/sent", u(subFloor(sn.bytesOut, sn.wsBytesOut))},
-		{"$SYS/broker/transport/tcp/packets/received", u(subFloor(sn.packetsIn, sn.wsPacketsIn))},
-		{"$SYS/broker/transport/tcp/packets/sent", u(subFloor(sn.packetsOut, sn.wsPacketsOut))},
+		{"$SYS/broker/transport/tcp/packets/received", u(sn.packetsIn - sn.wsPacketsIn)},
+		{"$SYS/broker/transport/tcp/packets/sent", u(sn.packetsOut - sn.wsPacketsOut)},
 		{"$SYS/broker/transport/ws/connections/current", i(s.openWS.Load())},
 		{"$SYS/broker/transport/ws/connections/total", u(sn.connectsWS)},
 		{"$SYS/broker/transport/ws/bytes/received", u(sn.wsBytesIn)},
