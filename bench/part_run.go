@@ -105,21 +105,7 @@ func (p *part) runPublisher(ctx context.Context, i int, r role) error {
 			}
 		}
 	}
-	if err == nil {
-		err = c.flush()
-	}
-	if err == nil && p.spec.QoS > 0 {
-		wctx, cancel := context.WithTimeout(ctx, p.spec.Drain)
-		err = c.waitAcks(wctx)
-		cancel()
-		if err == context.DeadlineExceeded {
-			err = fmt.Errorf("%d messages not acknowledged %v after publishing ended", cap(c.ids)-len(c.ids), p.spec.Drain)
-		}
-	}
-	if err != nil {
-		return fmt.Errorf("publisher %d: %w", r.pub, err)
-	}
-	return nil
+	return p.endPublishing(ctx, c, r.pub, err)
 }
 
 // drain waits until every group has received what its publishers sent, nothing arrived for a quiet
@@ -290,4 +276,24 @@ func (p *part) progress() Progress {
 		}
 	}
 	return pr
+}
+
+// endPublishing finishes a publisher's run: unless publishing already failed (err), it flushes what is buffered
+// and, at QoS 1/2, waits up to the drain time for the outstanding acknowledgements.
+func (p *part) endPublishing(ctx context.Context, c *client, pub int, err error) error {
+	if err == nil {
+		err = c.flush()
+	}
+	if err == nil && p.spec.QoS > 0 {
+		wctx, cancel := context.WithTimeout(ctx, p.spec.Drain)
+		err = c.waitAcks(wctx)
+		cancel()
+		if err == context.DeadlineExceeded {
+			err = fmt.Errorf("%d messages not acknowledged %v after publishing ended", cap(c.ids)-len(c.ids), p.spec.Drain)
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("publisher %d: %w", pub, err)
+	}
+	return nil
 }

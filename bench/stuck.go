@@ -339,21 +339,7 @@ func (p *part) runStuckPublisher(ctx context.Context, i int, r role) error {
 			}
 		}
 	}
-	if err == nil {
-		err = c.flush()
-	}
-	if err == nil && p.spec.QoS > 0 {
-		wctx, cancel := context.WithTimeout(ctx, p.spec.Drain)
-		err = c.waitAcks(wctx)
-		cancel()
-		if err == context.DeadlineExceeded {
-			err = fmt.Errorf("%d messages not acknowledged %v after publishing ended", cap(c.ids)-len(c.ids), p.spec.Drain)
-		}
-	}
-	if err != nil {
-		return fmt.Errorf("publisher %d: %w", r.pub, err)
-	}
-	return nil
+	return p.endPublishing(ctx, c, r.pub, err)
 }
 
 // sentMap returns the part's messages per stream.
