@@ -192,7 +192,7 @@ func (l *loop) deliver(s *session, m *message, qos byte, retain bool, ids []uint
 	// Queued even past max_queued_messages: plan already decided this session takes the message, and held the
 	// publisher's acknowledgement if it went over the limit.
 	s.queue = append(s.queue, e)
-	l.stats.queued.Add(1)
+	addOwned(&l.stats.queued, 1)
 	if online && s.backlog.Load() > l.s.waits.limit {
 		l.watchCongestion(s)
 	}
@@ -213,7 +213,7 @@ func (s *session) sendNew(cl *client, e outMsg) {
 		return
 	}
 	s.inflight = append(s.inflight, e)
-	cl.l.stats.inflight.Add(1)
+	addOwned(&cl.l.stats.inflight, 1)
 }
 
 // pump moves queued messages into the inflight window while there is room.
@@ -243,7 +243,7 @@ func (s *session) pump(l *loop) {
 		} else {
 			s.queue = s.queue[n:]
 		}
-		l.stats.queued.Add(-int64(n))
+		addOwned(&l.stats.queued, -int64(n))
 		l.s.waits.unqueue(s, int32(n))
 	}
 }

@@ -142,7 +142,7 @@ func (cl *client) ack(typ codec.Type, id uint16, reason codec.ReasonCode, hold *
 	if typ == codec.TypePuback {
 		a.pubacks++
 	}
-	cl.l.stats.heldAcks.Add(1)
+	addOwned(&cl.l.stats.heldAcks, 1)
 	cl.releaseAcks()
 }
 
@@ -195,7 +195,7 @@ func (cl *client) releaseAcks() {
 		k := copy(a.q, a.q[n:])
 		clear(a.q[k:])
 		a.q = a.q[:k]
-		cl.l.stats.heldAcks.Add(-int64(n))
+		addOwned(&cl.l.stats.heldAcks, -int64(n))
 	}
 }
 
@@ -219,7 +219,7 @@ func (cl *client) onWaitOver(s *session) {
 // it resumes its session (they were delivered already; QoS 2 ids stay known, so they are not delivered twice).
 func (cl *client) dropAcks() {
 	if a := cl.acks; a != nil {
-		cl.l.stats.heldAcks.Add(-int64(len(a.q)))
+		addOwned(&cl.l.stats.heldAcks, -int64(len(a.q)))
 		cl.acks = nil
 	}
 }

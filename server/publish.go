@@ -252,7 +252,7 @@ func (s *session) findInflight(id uint16, qos byte) int {
 }
 
 func (s *session) removeInflight(l *loop, i int) {
-	l.stats.inflight.Add(-1)
+	addOwned(&l.stats.inflight, -1)
 	s.inflight[i].m.release()
 	copy(s.inflight[i:], s.inflight[i+1:])
 	s.inflight[len(s.inflight)-1] = outMsg{}

@@ -227,8 +227,8 @@ func (l *loop) endSession(s *session) {
 		for i := range f.queue {
 			f.queue[i].m.release()
 		}
-		l.stats.inflight.Add(-int64(len(f.inflight)))
-		l.stats.queued.Add(-int64(len(f.queue)))
+		addOwned(&l.stats.inflight, -int64(len(f.inflight)))
+		addOwned(&l.stats.queued, -int64(len(f.queue)))
 		l.s.waits.unqueue(s, int32(len(f.queue)))
 		s.flow = nil
 	}
