@@ -341,25 +341,15 @@ func TestNoAckedLossUnderOverload(t *testing.T) {
 	var mu sync.Mutex
 	seen := make(map[string]int)
 	done := make(chan struct{})
-	subOpts := mqtt.NewClientOptions().AddBroker("tcp://" + s.TCPAddr()).SetClientID("slow").SetAutoReconnect(false)
-	subOpts.SetOrderMatters(true)
-	sub := mqtt.NewClient(subOpts)
-	if tok := sub.Connect(); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
-		t.Fatalf("subscriber connect: %v", tok.Error())
-	}
-	defer sub.Disconnect(100)
-	tok := sub.Subscribe("load/#", 1, func(_ mqtt.Client, m mqtt.Message) {
-		time.Sleep(50 * time.Microsecond) // slower than the publishers
+	sub := paho3Slow(t, s, "load/#", func(payload string) {
 		mu.Lock()
-		seen[string(m.Payload())]++
+		defer mu.Unlock()
+		seen[payload]++
 		if len(seen) == pubs*each {
 			close(done)
 		}
-		mu.Unlock()
 	})
-	if !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
-		t.Fatalf("subscribe: %v", tok.Error())
-	}
+	defer sub.Disconnect(100)
 	var wg sync.WaitGroup
 	for p := 0; p < pubs; p++ {
 		wg.Add(1)
@@ -599,7 +589,7 @@ func TestPahoV5PublishersArePacedNotDisconnected(t *testing.T) {
 	}
 }
 
-// paho3Slow subscribes a paho 3.1.1 client that handles each message slowly.
+// paho3Slow subscribes a paho 3.1.1 client that handles each message slower than unpaced publishers send.
 func paho3Slow(t *testing.T, s *Server, filter string, got func(string)) mqtt.Client {
 	t.Helper()
 	o := mqtt.NewClientOptions().AddBroker("tcp://" + s.TCPAddr()).SetClientID("slow-" + filter).SetAutoReconnect(false)
