@@ -6,6 +6,8 @@ import (
 	"net/http/pprof"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"loopmq/server/stats"
 )
 
 // startHTTP serves /metrics, /healthz, /readyz and /debug/pprof/ on HTTPAddr. It runs beside the event loops on
@@ -16,7 +18,7 @@ func (s *Server) startHTTP() error {
 		return err
 	}
 	mux := http.NewServeMux()
-	mux.Handle("/metrics", promhttp.HandlerFor(s.newRegistry(), promhttp.HandlerOpts{}))
+	mux.Handle("/metrics", promhttp.HandlerFor(stats.NewRegistry(s.readStats), promhttp.HandlerOpts{}))
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Write([]byte("ok\n"))
 	})

@@ -1,11 +1,6 @@
 package server
 
-import (
-	"strconv"
-	"time"
-
-	"github.com/prometheus/client_golang/prometheus"
-)
+import "time"
 
 // clockBase anchors monoNanos. time.Since on a time with a monotonic reading reads only the monotonic clock
 // (one vDSO call), half the cost of time.Now.
@@ -62,47 +57,4 @@ func (l *loop) mailboxPending() int {
 	n := len(m.in) + len(m.tasks)
 	m.mu.Unlock()
 	return n
-}
-
-// loopSeries are the per-loop series, labelled loop="N" in the order loops served their first connection
-// (a loop that has not served one yet has no series).
-type loopSeries struct {
-	busy, conns, drains, deliveries, tasks, pending *prometheus.Desc
-}
-
-func newLoopSeries() loopSeries {
-	d := func(name, help string) *prometheus.Desc {
-		return prometheus.NewDesc("loopmq_loop_"+name, help, []string{"loop"}, nil)
-	}
-	return loopSeries{
-		busy: d("busy_seconds_total", "Time the event loop spent in the broker's callbacks (reading, handling and "+
-			"writing packets, mailbox drains, flushes, timers); its rate is the loop's utilisation."),
-		conns:      d("connections", "Open connections served by the event loop."),
-		drains:     d("mailbox_drains_total", "Times the event loop was woken to drain its mailbox."),
-		deliveries: d("mailbox_deliveries_total", "Message deliveries posted to the event loop by other loops."),
-		tasks:      d("mailbox_tasks_total", "Tasks (session hand-overs, $SYS publishing) posted to the event loop."),
-		pending:    d("mailbox_pending", "Deliveries and tasks waiting in the event loop's mailbox."),
-	}
-}
-
-func (ls *loopSeries) describe(ch chan<- *prometheus.Desc) {
-	ch <- ls.busy
-	ch <- ls.conns
-	ch <- ls.drains
-	ch <- ls.deliveries
-	ch <- ls.tasks
-	ch <- ls.pending
-}
-
-func (ls *loopSeries) collect(ch chan<- prometheus.Metric, loops []*loop) {
-	for _, l := range loops {
-		idx := strconv.Itoa(l.idx)
-		c := &l.stats
-		ch <- prometheus.MustNewConstMetric(ls.busy, prometheus.CounterValue, float64(c.busyNanos.Load())/1e9, idx)
-		ch <- prometheus.MustNewConstMetric(ls.conns, prometheus.GaugeValue, float64(c.conns.Load()), idx)
-		ch <- prometheus.MustNewConstMetric(ls.drains, prometheus.CounterValue, float64(c.mailDrains.Load()), idx)
-		ch <- prometheus.MustNewConstMetric(ls.deliveries, prometheus.CounterValue, float64(c.mailDeliveries.Load()), idx)
-		ch <- prometheus.MustNewConstMetric(ls.tasks, prometheus.CounterValue, float64(c.mailTasks.Load()), idx)
-		ch <- prometheus.MustNewConstMetric(ls.pending, prometheus.GaugeValue, float64(l.mailboxPending()), idx)
-	}
 }

@@ -54,7 +54,6 @@ type Server struct {
 	stopping atomic.Bool
 	stopOnce sync.Once
 
-	global        counters // for work done outside a loop
 	openConns     atomic.Int64
 	connected     atomic.Int64
 	totalConnects atomic.Uint64
