@@ -8,6 +8,7 @@ import (
 	"github.com/panjf2000/gnet/v2"
 
 	"loopmq/codec"
+	"loopmq/server/stats"
 	"loopmq/server/ws"
 	"loopmq/topic"
 )
@@ -56,7 +57,7 @@ type loop struct {
 	wsHdr         [ws.MaxFrameHeaderLen]byte // header of the binary frame being flushed
 	wsIov         [2][]byte                  // header and data of that frame, for one writev
 
-	busy  busyClock
+	busy  stats.BusyClock
 	stats counters
 }
 

@@ -401,58 +401,6 @@ func TestLoopSeriesCountMailboxAndBusyTime(t *testing.T) {
 	}
 }
 
-// TestBusyClockCountsNestedCallbacksOnce holds the nesting rule: a callback inside another (gnet's Close running
-// OnClose inside a task) adds no time of its own, and the time of the outer one is counted.
-func TestBusyClockCountsNestedCallbacksOnce(t *testing.T) {
-	l := &loop{}
-	const d = 20 * time.Millisecond
-	l.enter()
-	l.enter()
-	time.Sleep(d)
-	l.leave()
-	if got := l.stats.busyNanos.Load(); got != 0 {
-		t.Fatalf("inner leave added %v, want nothing until the outer callback ends", time.Duration(got))
-	}
-	l.leave()
-	got := time.Duration(l.stats.busyNanos.Load())
-	if got < d || got > d+time.Second {
-		t.Fatalf("busy %v after a %v callback", got, d)
-	}
-	if l.busy.depth != 0 {
-		t.Fatalf("depth %d after balanced calls", l.busy.depth)
-	}
-	l.enter()
-	l.leave()
-	if again := time.Duration(l.stats.busyNanos.Load()); again < got || again > got+time.Second {
-		t.Fatalf("busy went from %v to %v for an empty callback", got, again)
-	}
-}
-
-// TestBusyClockSpansToTheArmedFlush holds the pass rule: a callback that armed the flush leaves the interval open,
-// the callbacks until the flush add no clock reads of their own, and the flush closes it, counting the whole span.
-func TestBusyClockSpansToTheArmedFlush(t *testing.T) {
-	l := &loop{}
-	const d = 10 * time.Millisecond
-	l.enter() // OnTraffic that queues a reply
-	l.flushArmed = true
-	l.leave()
-	if !l.busy.open || l.stats.busyNanos.Load() != 0 {
-		t.Fatalf("open %v, busy %v: the interval must stay open until the flush", l.busy.open, l.stats.busyNanos.Load())
-	}
-	time.Sleep(d) // gnet reading the next connection of the batch
-	l.enter()     // OnTraffic of that connection
-	l.leave()
-	l.enter() // the flush task
-	l.flushArmed = false
-	l.leave()
-	if l.busy.open {
-		t.Fatal("the flush left the interval open")
-	}
-	if got := time.Duration(l.stats.busyNanos.Load()); got < d || got > d+time.Second {
-		t.Fatalf("busy %v for a pass that took at least %v", got, d)
-	}
-}
-
 // BenchmarkBusyClock is the cost busy-time accounting adds to a loop pass that reads the clock (its first
 // callback's enter and the last one's leave).
 func BenchmarkBusyClock(b *testing.B) {
