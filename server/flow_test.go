@@ -32,9 +32,9 @@ func subPacket(v codec.Version, id uint16, filter string, qos byte) []byte {
 // flowGauges sums the flow-control gauges of every loop.
 func flowGauges(s *Server) (queued, inflight, held int64) {
 	for _, l := range s.loopList() {
-		queued += l.stats.queued.Load()
-		inflight += l.stats.inflight.Load()
-		held += l.stats.heldAcks.Load()
+		queued += l.stats.Queued.Load()
+		inflight += l.stats.Inflight.Load()
+		held += l.stats.HeldAcks.Load()
 	}
 	return
 }

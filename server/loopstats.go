@@ -4,7 +4,7 @@ package server
 func (l *loop) enter() { l.busy.Enter() }
 
 // leave marks the end of the callback enter started; the flush armed meanwhile, if any, ends the interval.
-func (l *loop) leave() { l.busy.Leave(l.flushArmed, &l.stats.busyNanos) }
+func (l *loop) leave() { l.busy.Leave(l.flushArmed, &l.stats.BusyNanos) }
 
 // mailboxPending is how many deliveries and tasks wait in l's mailbox now.
 func (l *loop) mailboxPending() int {

@@ -2,6 +2,8 @@ package server
 
 import (
 	"net"
+
+	"loopmq/server/stats"
 )
 
 // listenerTransport is the transport of a connection accepted on the listener at port, or transportSniff when
@@ -30,11 +32,11 @@ func (cl *client) setTransport(t uint8) {
 	s := cl.l.s
 	if t == transportWS {
 		cl.tr = &transportState{layer: s.newWSLayer(cl)}
-		cl.l.stats.connectsWS.Add(1)
+		cl.l.stats.Connects[stats.WS].Add(1)
 		s.openWS.Add(1)
 		return
 	}
-	cl.l.stats.connectsTCP.Add(1)
+	cl.l.stats.Connects[stats.TCP].Add(1)
 	s.openTCP.Add(1)
 }
 
