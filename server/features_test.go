@@ -113,12 +113,12 @@ func TestWillDelayCancelledByReconnect(t *testing.T) {
 			p.WillProps.Set(codec.PropWillDelay)
 		})
 	}
-	// Delay 1 s, reconnect after 0.3 s: no will.
+	// Delay 1 s, reconnect once the broker has seen the connection go (well within the delay): no will.
 	c := dialRaw(t, s)
 	c.send(withWill(1))
 	readDecoded(t, c)
 	c.Close()
-	time.Sleep(300 * time.Millisecond)
+	waitFor(t, "the broker to see the close", func() bool { return s.connected.Load() == 1 })
 	c2 := dialRaw(t, s)
 	c2.send(withWill(1))
 	h, body := readDecoded(t, c2)
@@ -147,7 +147,7 @@ func TestSessionExpiry(t *testing.T) {
 		return body[0]
 	}
 	conn(true)
-	time.Sleep(200 * time.Millisecond)
+	waitFor(t, "the broker to see the close", func() bool { return s.connected.Load() == 0 })
 	if sp := conn(false); sp != 1 {
 		t.Fatal("session did not survive a short absence")
 	}
@@ -212,7 +212,7 @@ func TestMaxConnectionsAndAuth(t *testing.T) {
 	first := dialRaw(t, s)
 	first.send([]byte{0x10, 0x12, 0, 4, 'M', 'Q', 'T', 'T', 4, 0x82, 0, 60, 0, 1, 'u', 0, 3, 'b', 'a', 'd'})
 	first.expectClosed([]byte{0x20, 2, 0, 4}) // 3.1.1 bad user name or password
-	time.Sleep(100 * time.Millisecond)
+	waitFor(t, "the refused connection's slot to be freed", func() bool { return s.openConns.Load() == 0 })
 	ok := connected311(t, s, "ok")
 	over := dialRaw(t, s)
 	over.send(connect5("over"))
