@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -66,9 +65,6 @@ func runScenarios(t *testing.T, url string, pid int) {
 		for _, scen := range Scenarios {
 			if scen == ScenarioStorm || scen == ScenarioStuck {
 				continue // their own tests: storm_test.go, stuck_test.go
-			}
-			if scen == ScenarioShared && v == 4 && strings.HasPrefix(url, "ws") {
-				continue // covered on TCP
 			}
 			t.Run(fmt.Sprintf("%s/v%d", scen, v), func(t *testing.T) {
 				sp := quickSpec(scen, url)
