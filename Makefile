@@ -35,7 +35,8 @@ fmt:
 BUDGETS := Memory$$|DoesNotAllocate$$|ZeroAllocs$$|^TestBytesPer
 
 # test: vet, the whole suite under the race detector, the budgets without it, then a short fuzz smoke
-# of every fuzz target (the seed corpus already ran as part of go test).
+# of every fuzz target (the seed corpus already ran as part of go test). No -parallel: the t.Parallel tests
+# (the conformance suite) run GOMAXPROCS at a time, go test's default, which follows the machine.
 test: vet
 	$(GO) test -race -count=1 -timeout 20m $(PKGS)
 	$(MAKE) test-budgets
