@@ -284,15 +284,14 @@ type v5held struct {
 }
 
 // dialV5Held connects a manual-ack paho.golang client using session state st (shared by the connections of one
-// client id, as a real application resuming its session does).
+// client id, as a real application resuming its session does; nil: a fresh one).
 func dialV5Held(t testing.TB, s *Server, st *state.State, cp *paho.Connect) *v5held {
 	t.Helper()
 	fc := dialFault(t, s)
 	c := &v5held{fc: fc, changed: make(chan struct{})}
-	c.Client = paho.NewClient(paho.ClientConfig{
+	cfg := paho.ClientConfig{
 		ClientID:                   cp.ClientID,
 		Conn:                       fc,
-		Session:                    st,
 		EnableManualAcknowledgment: true,
 		SendAcksInterval:           5 * time.Millisecond,
 		OnPublishReceived: []func(paho.PublishReceived) (bool, error){func(pr paho.PublishReceived) (bool, error) {
@@ -305,7 +304,11 @@ func dialV5Held(t testing.TB, s *Server, st *state.State, cp *paho.Connect) *v5h
 		}},
 		OnClientError:      func(error) {},
 		OnServerDisconnect: func(*paho.Disconnect) {},
-	})
+	}
+	if st != nil {
+		cfg.Session = st
+	}
+	c.Client = paho.NewClient(cfg)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	ca, err := c.Connect(ctx, cp)
