@@ -161,8 +161,8 @@ func isPkt(in bool, typ byte, id uint16) func(pktEvent) bool {
 	return func(e pktEvent) bool { return e.in == in && e.typ == typ && (id == 0 || e.id == id) }
 }
 
-// split returns the length of the first whole MQTT packet in b, or 0.
-func split(b []byte) int {
+// splitPacket returns the length of the first whole MQTT packet in b, or 0.
+func splitPacket(b []byte) int {
 	n, mul := 0, 1
 	for i := 1; i < 5; i++ {
 		if i >= len(b) {
@@ -180,8 +180,8 @@ func split(b []byte) int {
 	return 0
 }
 
-// describe decodes the parts of a whole packet the tests look at.
-func describe(p []byte, in bool) pktEvent {
+// describePacket decodes the parts of a whole packet the tests look at.
+func describePacket(p []byte, in bool) pktEvent {
 	e := pktEvent{in: in, typ: p[0] >> 4}
 	body := p[1:]
 	for len(body) > 0 && body[0] >= 0x80 {
@@ -211,12 +211,12 @@ func (c *faultConn) Write(b []byte) (int, error) {
 	defer c.mu.Unlock()
 	c.wbuf = append(c.wbuf, b...)
 	for {
-		n := split(c.wbuf)
+		n := splitPacket(c.wbuf)
 		if n == 0 {
 			break
 		}
 		p := c.wbuf[:n]
-		e := describe(p, false)
+		e := describePacket(p, false)
 		e.dropped = c.dropOut[e.typ]
 		if !e.dropped {
 			if _, err := c.Conn.Write(p); err != nil {
@@ -245,13 +245,13 @@ func (c *faultConn) Read(b []byte) (int, error) {
 		n, err := c.Conn.Read(buf[:])
 		c.rraw = append(c.rraw, buf[:n]...)
 		for {
-			m := split(c.rraw)
+			m := splitPacket(c.rraw)
 			if m == 0 {
 				break
 			}
 			p := c.rraw[:m]
 			c.mu.Lock()
-			e := describe(p, true)
+			e := describePacket(p, true)
 			e.dropped = c.dropIn[e.typ]
 			c.record(e)
 			c.mu.Unlock()
