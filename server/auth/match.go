@@ -1,5 +1,7 @@
 package auth
 
+import "strings"
+
 // Topic matching as Mosquitto's mosquitto_topic_matches_sub does it, for an ACL filter already checked
 // by validFilter and a topic from a PUBLISH. Filters and topics are walked level by level in place:
 // nothing here allocates (string(b) == s comparisons do not copy).
@@ -109,6 +111,39 @@ func covers(d, f string) bool {
 			return false
 		}
 		di, fi = de+1, fe+1
+	}
+}
+
+// meet returns the filter matching exactly the topics both a and b match, if some topic does.
+func meet(a, b string) (string, bool) {
+	if !intersects(a, b) {
+		return "", false
+	}
+	var out strings.Builder
+	ai, bi := 0, 0
+	for {
+		aEnd, bEnd := ai > len(a), bi > len(b)
+		if aEnd || bEnd {
+			return out.String(), true // the other side is at its end too, or at a '#' that takes the parent
+		}
+		ae, be := levelEnd(a, ai), levelEnd(b, bi)
+		al, bl := a[ai:ae], b[bi:be]
+		if out.Len() > 0 || ai > 0 {
+			out.WriteByte('/')
+		}
+		switch {
+		case al == "#":
+			out.WriteString(b[bi:])
+			return out.String(), true
+		case bl == "#":
+			out.WriteString(a[ai:])
+			return out.String(), true
+		case al == "+":
+			out.WriteString(bl)
+		default:
+			out.WriteString(al)
+		}
+		ai, bi = ae+1, be+1
 	}
 }
 

@@ -59,7 +59,7 @@ func TestValidFilter(t *testing.T) {
 	}
 }
 
-// TestIntersectsCoversExhaustive checks intersects and covers against their definitions over every
+// TestIntersectsCoversExhaustive checks intersects, covers and meet against their definitions over every
 // filter of up to three levels from a small alphabet, with witness topics from a universe large
 // enough to hold one whenever one exists (the filters' literals plus a fresh one, one level deeper).
 func TestIntersectsCoversExhaustive(t *testing.T) {
@@ -104,6 +104,15 @@ func TestIntersectsCoversExhaustive(t *testing.T) {
 				}
 				if mb && !ma {
 					cov = false
+				}
+			}
+			if m, ok := meet(a, b); ok != inter {
+				t.Fatalf("meet(%q, %q) ok = %v, want %v", a, b, ok, inter)
+			} else if ok {
+				for _, tp := range topics {
+					if matchTopic(m, tp) != (matchTopic(a, tp) && matchTopic(b, tp)) {
+						t.Fatalf("meet(%q, %q) = %q disagrees on %q", a, b, m, tp)
+					}
 				}
 			}
 			if got := intersects(a, b); got != inter {

@@ -126,9 +126,9 @@ func (r *Rights) CanRead(topic []byte) bool {
 	return r.decideCached(topic, Read)
 }
 
-// CanSubscribe reports whether a subscription to filter could deliver anything: false when no rule
-// grants read on a topic the filter matches, or a deny line of the client's section covers the whole
-// filter. A shared subscription ("$share/group/filter") is judged by its filter.
+// CanSubscribe reports whether a subscription to filter could deliver anything: true when some rule
+// grants read on topics the filter matches and no single deny rule that takes precedence covers all of
+// them. A shared subscription ("$share/group/filter") is judged by its filter.
 //
 // This is a pre-check that refuses hopeless subscriptions (SUBACK 0x80 / 0x87). Mosquitto 2.0's ACL file
 // grants every SUBSCRIBE and filters each message on delivery; the per-message CanRead stays the rule
@@ -145,26 +145,31 @@ func (r *Rights) CanSubscribe(filter []byte) bool {
 	if !validFilter(f) {
 		return false
 	}
-	for _, x := range r.deny {
-		if covers(x.filter, f) {
-			return false
-		}
-	}
-	for _, x := range r.grant {
-		if x.access&Read != 0 && intersects(x.filter, f) {
+	// A grant can deliver the topics its filter shares with f, unless an earlier deny covers them all.
+	for _, g := range r.grant {
+		if m, ok := meet(g.filter, f); ok && g.access&Read != 0 && !coveredBy(m, r.deny, nil) {
 			return true
 		}
 	}
 	if r.unsafeName {
 		return false
 	}
-	for _, x := range r.patternDeny {
-		if covers(x.filter, f) {
-			return false
+	for _, g := range r.patternGrant {
+		if m, ok := meet(g.filter, f); ok && g.access&Read != 0 && !coveredBy(m, r.deny, r.patternDeny) {
+			return true
 		}
 	}
-	for _, x := range r.patternGrant {
-		if x.access&Read != 0 && intersects(x.filter, f) {
+	return false
+}
+
+func coveredBy(f string, denies, more []rule) bool {
+	for _, d := range denies {
+		if covers(d.filter, f) {
+			return true
+		}
+	}
+	for _, d := range more {
+		if covers(d.filter, f) {
 			return true
 		}
 	}
