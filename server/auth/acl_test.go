@@ -147,6 +147,8 @@ var everyKindCases = []struct {
 	{alice, "devices/alice/x", true, true},       // pattern %u
 	{alice, "devices/alice/locked", true, false}, // her section's read wins over the deny pattern; write does not
 	{alice, "$SYS/broker/uptime", true, false},   // '$SYS' needs a '$' filter; never publishable
+	{alice, "$SYS/broker/version", true, false},  // retained in mosquitto: the reference reads it
+	{bob, "$SYS/broker/version", false, false},
 	{alice, "$SYS/broker/connection/a/state", true, false},
 	{bob, "devices/bob/x", true, true},
 	{bob, "devices/bob/locked", false, false}, // the deny pattern
@@ -166,32 +168,7 @@ var everyKindCases = []struct {
 }
 
 func TestRightsRules(t *testing.T) {
-	for _, c := range []struct {
-		name, acl string
-		who       client
-		topic     string
-		read      bool
-		write     bool
-	}{
-		{"empty file denies everything", "", anon, "a", false, false},
-		{"comments only deny everything", "# nothing\n", alice, "a", false, false},
-		{"no rule for this user", "user alice\ntopic a\n", bob, "a", false, false},
-		{"deny after grant still denies", "topic readwrite a/#\ntopic deny a/b\n", anon, "a/b", false, false},
-		{"grant beside a non-matching deny", "topic readwrite a/#\ntopic deny a/b\n", anon, "a/c", true, true},
-		{"read and write lines add up", "topic read a\ntopic write a\n", anon, "a", true, true},
-		{"write-only line does not grant read", "topic write a\ntopic deny b\n", anon, "a", false, true},
-		{"pattern deny beats pattern grant", "pattern readwrite x/%c/#\npattern deny x/%c/no\n", anon, "x/anon1/no", false, false},
-		{"%%c keeps a percent", "pattern read p/%%c\n", anon, "p/%anon1", true, false},
-		{"%c and %u together", "pattern readwrite %u/%c\n", alice, "alice/a1", true, true},
-		{"unknown %x is literal", "pattern read p/%x/%c\n", anon, "p/%x/anon1", true, false},
-		{"$SYS publish to connection state passes to the ACL", "topic readwrite $SYS/#\n", anon,
-			"$SYS/broker/connection/b/state", true, true},
-		{"$share topics are never published or read", "topic readwrite #\ntopic readwrite $share/#\n", anon,
-			"$share/g/a", false, false},
-		{"'#' does not reach '$' topics", "topic readwrite #\n", anon, "$foo/x", false, false},
-		{"'$' filter reaches '$' topics", "topic readwrite $foo/#\n", anon, "$foo/x", true, true},
-		{"wildcard in topic matches nothing", "topic readwrite #\n", anon, "a/+", false, false},
-	} {
+	for _, c := range rulesCases {
 		t.Run(c.name, func(t *testing.T) {
 			acl, err := ParseACL("t.acl", []byte(c.acl))
 			if err != nil {
@@ -308,4 +285,32 @@ func TestACLWriteToRoundTrip(t *testing.T) {
 			t.Errorf("after WriteTo: %+v %q differs", c.who, c.topic)
 		}
 	}
+}
+
+// rulesCases are small ACL files and one question each; TestRefRules asks mosquitto the same.
+var rulesCases = []struct {
+	name, acl string
+	who       client
+	topic     string
+	read      bool
+	write     bool
+}{
+	{"empty file denies everything", "", anon, "a", false, false},
+	{"comments only deny everything", "# nothing\n", alice, "a", false, false},
+	{"no rule for this user", "user alice\ntopic a\n", bob, "a", false, false},
+	{"deny after grant still denies", "topic readwrite a/#\ntopic deny a/b\n", anon, "a/b", false, false},
+	{"grant beside a non-matching deny", "topic readwrite a/#\ntopic deny a/b\n", anon, "a/c", true, true},
+	{"read and write lines add up", "topic read a\ntopic write a\n", anon, "a", true, true},
+	{"write-only line does not grant read", "topic write a\ntopic deny b\n", anon, "a", false, true},
+	{"pattern deny beats pattern grant", "pattern readwrite x/%c/#\npattern deny x/%c/no\n", anon, "x/anon1/no", false, false},
+	{"%%c keeps a percent", "pattern read p/%%c\n", anon, "p/%anon1", true, false},
+	{"%c and %u together", "pattern readwrite %u/%c\n", alice, "alice/a1", true, true},
+	{"unknown %x is literal", "pattern read p/%x/%c\n", anon, "p/%x/anon1", true, false},
+	{"$SYS publish to connection state passes to the ACL", "topic readwrite $SYS/#\n", anon,
+		"$SYS/broker/connection/b/state", true, true},
+	{"$share topics are never published or read", "topic readwrite #\ntopic readwrite $share/#\n", anon,
+		"$share/g/a", false, false},
+	{"'#' does not reach '$' topics", "topic readwrite #\n", anon, "$foo/x", false, false},
+	{"'$' filter reaches '$' topics", "topic readwrite $foo/#\n", anon, "$foo/x", true, true},
+	{"wildcard in topic matches nothing", "topic readwrite #\n", anon, "a/+", false, false},
 }
