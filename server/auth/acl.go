@@ -173,6 +173,12 @@ func (a *ACL) WriteTo(w io.Writer) (int64, error) {
 	var b bytes.Buffer
 	writeRules := func(kind string, rules []rule) {
 		for _, r := range rules {
+			if strings.Trim(r.filter, cSpace) != r.filter {
+				// Only the form without an access word keeps white space at the ends (such as a tab)
+				// untrimmed; ParseACL gives that form readwrite and a filter without spaces.
+				b.WriteString(kind + " " + r.filter + "\n")
+				continue
+			}
 			b.WriteString(kind + " " + r.access.String() + " " + r.filter + "\n")
 		}
 	}

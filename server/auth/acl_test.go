@@ -51,6 +51,7 @@ func TestParseACLAccepts(t *testing.T) {
 		{"comments and blanks", "# c\n\n   \n#topic read x\n", nil, map[string][]rule{}, nil},
 		{"no access word means readwrite", "topic a/b\n", []rule{{"a/b", ReadWrite}}, map[string][]rule{}, nil},
 		{"a lone access word is the topic", "topic read\n", []rule{{"read", ReadWrite}}, map[string][]rule{}, nil},
+		{"a lone filter is not trimmed", "topic \tx\n", []rule{{"\tx", ReadWrite}}, map[string][]rule{}, nil},
 		{"filter keeps inner spaces", "topic read  a b/c  \n", []rule{{"a b/c", Read}}, map[string][]rule{}, nil},
 		{"leading spaces and CRLF", "  topic deny x\r\n", []rule{{"x", Deny}}, map[string][]rule{}, nil},
 		{"user name is the rest of the line", "user  carol smith \ntopic write c\n", nil,
