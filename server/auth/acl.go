@@ -46,8 +46,23 @@ type ACL struct {
 
 // rule is one "topic" or "pattern" line.
 type rule struct {
-	filter string
-	access Access
+	filter  string
+	access  Access
+	literal int // in Rights: length of the filter's prefix before any wildcard, for a quick reject
+}
+
+// matches is matchTopic after a quick reject: a matching topic starts with the filter's literal
+// prefix (or, for "a/#" matching "a", is a prefix of it).
+func (x *rule) matches(topic []byte) bool {
+	k := min(x.literal, len(topic))
+	return string(topic[:k]) == x.filter[:k] && matchTopic(x.filter, topic)
+}
+
+func literalPrefix(filter string) int {
+	if i := strings.IndexAny(filter, "+#"); i >= 0 {
+		return i
+	}
+	return len(filter)
 }
 
 // LoadACLFile reads a Mosquitto ACL file.

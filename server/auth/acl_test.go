@@ -49,17 +49,17 @@ func TestParseACLAccepts(t *testing.T) {
 	}{
 		{"empty", "", nil, map[string][]rule{}, nil},
 		{"comments and blanks", "# c\n\n   \n#topic read x\n", nil, map[string][]rule{}, nil},
-		{"no access word means readwrite", "topic a/b\n", []rule{{"a/b", ReadWrite}}, map[string][]rule{}, nil},
-		{"a lone access word is the topic", "topic read\n", []rule{{"read", ReadWrite}}, map[string][]rule{}, nil},
-		{"a lone filter is not trimmed", "topic \tx\n", []rule{{"\tx", ReadWrite}}, map[string][]rule{}, nil},
-		{"filter keeps inner spaces", "topic read  a b/c  \n", []rule{{"a b/c", Read}}, map[string][]rule{}, nil},
-		{"leading spaces and CRLF", "  topic deny x\r\n", []rule{{"x", Deny}}, map[string][]rule{}, nil},
+		{"no access word means readwrite", "topic a/b\n", []rule{{filter: "a/b", access: ReadWrite}}, map[string][]rule{}, nil},
+		{"a lone access word is the topic", "topic read\n", []rule{{filter: "read", access: ReadWrite}}, map[string][]rule{}, nil},
+		{"a lone filter is not trimmed", "topic \tx\n", []rule{{filter: "\tx", access: ReadWrite}}, map[string][]rule{}, nil},
+		{"filter keeps inner spaces", "topic read  a b/c  \n", []rule{{filter: "a b/c", access: Read}}, map[string][]rule{}, nil},
+		{"leading spaces and CRLF", "  topic deny x\r\n", []rule{{filter: "x", access: Deny}}, map[string][]rule{}, nil},
 		{"user name is the rest of the line", "user  carol smith \ntopic write c\n", nil,
-			map[string][]rule{"carol smith": {{"c", Write}}}, nil},
+			map[string][]rule{"carol smith": {{filter: "c", access: Write}}}, nil},
 		{"pattern after user is global", "user u\npattern read p/%c\n", nil, map[string][]rule{"u": nil},
-			[]rule{{"p/%c", Read}}},
-		{"NUL ends the line", "topic read a\x00junk\n", []rule{{"a", Read}}, map[string][]rule{}, nil},
-		{"no final newline", "topic write a", []rule{{"a", Write}}, map[string][]rule{}, nil},
+			[]rule{{filter: "p/%c", access: Read}}},
+		{"NUL ends the line", "topic read a\x00junk\n", []rule{{filter: "a", access: Read}}, map[string][]rule{}, nil},
+		{"no final newline", "topic write a", []rule{{filter: "a", access: Write}}, map[string][]rule{}, nil},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			a, err := ParseACL("x.acl", []byte(c.text))

@@ -47,6 +47,7 @@ func (a *ACL) For(user string, anonymous bool, clientID string) *Rights {
 		section = a.users[user]
 	}
 	for _, x := range section {
+		x.literal = literalPrefix(x.filter)
 		if x.access == Deny {
 			r.deny = append(r.deny, x)
 		} else {
@@ -61,6 +62,7 @@ func (a *ACL) For(user string, anonymous bool, clientID string) *Rights {
 			continue
 		}
 		x := rule{filter: expand(p.filter, user, anonymous, clientID), access: p.access}
+		x.literal = literalPrefix(x.filter)
 		if x.access == Deny {
 			r.patternDeny = append(r.patternDeny, x)
 		} else {
@@ -179,12 +181,12 @@ func coveredBy(f string, denies, more []rule) bool {
 // decide runs steps 1 to 6 of the Rights doc for one topic.
 func (r *Rights) decide(topic []byte, want Access) bool {
 	for i := range r.deny {
-		if matchTopic(r.deny[i].filter, topic) {
+		if r.deny[i].matches(topic) {
 			return false
 		}
 	}
 	for i := range r.grant {
-		if r.grant[i].access&want != 0 && matchTopic(r.grant[i].filter, topic) {
+		if r.grant[i].access&want != 0 && r.grant[i].matches(topic) {
 			return true
 		}
 	}
@@ -192,12 +194,12 @@ func (r *Rights) decide(topic []byte, want Access) bool {
 		return false
 	}
 	for i := range r.patternDeny {
-		if matchTopic(r.patternDeny[i].filter, topic) {
+		if r.patternDeny[i].matches(topic) {
 			return false
 		}
 	}
 	for i := range r.patternGrant {
-		if r.patternGrant[i].access&want != 0 && matchTopic(r.patternGrant[i].filter, topic) {
+		if r.patternGrant[i].access&want != 0 && r.patternGrant[i].matches(topic) {
 			return true
 		}
 	}
