@@ -259,3 +259,34 @@ func TestMosquittoPasswdInterop(t *testing.T) {
 		t.Fatalf("after mosquitto_passwd edited our file: %v", back.users)
 	}
 }
+
+func TestFileErrorAndMissingFiles(t *testing.T) {
+	_, err := ParsePasswords("users.pw", []byte("\nalice\n"))
+	if err == nil || err.Error() != "users.pw:2: no ':' between user name and password hash" {
+		t.Fatalf("err = %v", err)
+	}
+	if got := (&FileError{Line: 3, Msg: "m"}).Error(); got != "<input>:3: m" {
+		t.Fatalf("unnamed: %q", got)
+	}
+	if _, err := LoadPasswordFile("testdata/missing"); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("LoadPasswordFile(missing) = %v", err)
+	}
+	if _, err := LoadACLFile("testdata/missing"); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("LoadACLFile(missing) = %v", err)
+	}
+}
+
+func TestWriteFileNewIsPrivate(t *testing.T) {
+	var p Passwords
+	p.Set("u", []byte("pw"))
+	path := filepath.Join(t.TempDir(), "new")
+	if err := p.WriteFile(path); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("new file: %v, %v; want mode 0600", fi.Mode(), err)
+	}
+	if err := p.WriteFile(filepath.Join(t.TempDir(), "no", "such", "dir")); err == nil {
+		t.Fatal("WriteFile into a missing directory succeeded")
+	}
+}
