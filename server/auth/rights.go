@@ -149,7 +149,7 @@ func (r *Rights) CanSubscribe(filter []byte) bool {
 	}
 	// A grant can deliver the topics its filter shares with f, unless an earlier deny covers them all.
 	for _, g := range r.grant {
-		if m, ok := meet(g.filter, f); ok && g.access&Read != 0 && !coveredBy(m, r.deny, nil) {
+		if m, ok := meet(g.filter, f); g.access&Read != 0 && ok && !coveredBy(m, r.deny, nil) {
 			return true
 		}
 	}
@@ -157,7 +157,7 @@ func (r *Rights) CanSubscribe(filter []byte) bool {
 		return false
 	}
 	for _, g := range r.patternGrant {
-		if m, ok := meet(g.filter, f); ok && g.access&Read != 0 && !coveredBy(m, r.deny, r.patternDeny) {
+		if m, ok := meet(g.filter, f); g.access&Read != 0 && ok && !coveredBy(m, r.deny, r.patternDeny) {
 			return true
 		}
 	}
