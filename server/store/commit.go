@@ -202,7 +202,7 @@ func (c *Committer) commit(group []pending) {
 		}
 		size = head.Len()
 		if err == nil {
-			if err = head.Commit(c.s.write); err != nil {
+			if err = c.s.commitBatch(head, c.s.write); err != nil {
 				err = fmt.Errorf("store %s: commit: %w", c.s.dir, err)
 			}
 		}
@@ -217,6 +217,8 @@ func (c *Committer) commit(group []pending) {
 	c.committed.Add(uint64(size))
 	for _, p := range group {
 		p.done(err)
-		p.b.release()
+		if err == nil { // a batch of a failed commit may be unusable; let it go
+			p.b.release()
+		}
 	}
 }

@@ -247,7 +247,7 @@ func (s *Store) Load(now time.Time, v Visitor) (LoadStats, error) {
 		return st, err
 	}
 	if !dead.Empty() {
-		if err := dead.Commit(pebble.Sync); err != nil {
+		if err := s.commitBatch(dead, pebble.Sync); err != nil {
 			return st, fmt.Errorf("store %s: delete expired entries: %w", s.dir, err)
 		}
 	}
@@ -278,7 +278,7 @@ func (s *Store) scan(prefix []byte, fn func(*pebble.Iterator) error) error {
 		}
 	}
 	if err := errors.Join(it.Error(), it.Close()); err != nil {
-		return fmt.Errorf("store %s: read: %w", s.dir, err)
+		return openError(s.dir, fmt.Errorf("read: %w", err))
 	}
 	return nil
 }
@@ -322,7 +322,7 @@ func (s *Store) scanSessions(fn func(*pebble.Iterator, sessionKey) (skip bool, e
 		valid = it.Next()
 	}
 	if err := errors.Join(it.Error(), it.Close()); err != nil {
-		return fmt.Errorf("store %s: read: %w", s.dir, err)
+		return openError(s.dir, fmt.Errorf("read: %w", err))
 	}
 	return nil
 }

@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"log"
 	"sync"
 
 	"github.com/cockroachdb/pebble"
@@ -75,6 +74,9 @@ func Open(o Options) (*Store, error) {
 	defer c.Unref()
 	po.Cache = c
 	po.EnsureDefaults()
+	if err := checkLogs(po.FS, o.Dir); err != nil {
+		return nil, openError(o.Dir, err)
+	}
 	db, err := pebble.Open(o.Dir, po)
 	if err != nil {
 		return nil, openError(o.Dir, err)
@@ -93,7 +95,7 @@ func Open(o Options) (*Store, error) {
 func openError(dir string, err error) error {
 	hint := ""
 	switch {
-	case pebble.IsCorruptionError(err) || errors.Is(err, ErrCorrupt):
+	case pebble.IsCorruptionError(err) || errors.Is(err, ErrCorrupt) || errors.Is(err, ErrCorruptLog):
 		hint = " (the store is corrupt: restore a backup, or move the directory aside to start empty)"
 	case errors.Is(err, ErrNewerFormat):
 		hint = " (run the newer loopmq, or move the directory aside)"
@@ -118,7 +120,10 @@ func (s *Store) checkFormat() error {
 		if nonEmpty {
 			return ErrNotAStore
 		}
-		return s.db.Set(keyFormat, binary.BigEndian.AppendUint32(nil, FormatVersion), pebble.Sync)
+		b := s.db.NewBatch()
+		defer b.Close()
+		b.Set(keyFormat, binary.BigEndian.AppendUint32(nil, FormatVersion), nil)
+		return s.commitBatch(b, pebble.Sync)
 	}
 	if err != nil {
 		return err
@@ -160,8 +165,11 @@ func (s *Store) Compact() error {
 // DiskUsage returns the bytes the store's files take on disk (tables, logs, manifests).
 func (s *Store) DiskUsage() uint64 { return s.db.Metrics().DiskSpaceUsage() }
 
-// logger adapts pebble's logger: informational lines go to Logf, fatal ones stop the process
-// as pebble requires (it calls Fatalf only on broken invariants).
+// logger adapts pebble's logger: informational lines go to Logf. Pebble calls Fatalf on broken
+// invariants and, in v1, when a commit fails to write or sync the WAL ("fatal commit error").
+// Fatalf panics with a fatalError instead of exiting, so that a failed commit becomes an error
+// for the Committer (see commitBatch); on any other goroutine the panic stops the process,
+// which is what pebble asks for.
 type logger struct{ logf func(string, ...any) }
 
 func (l logger) Infof(format string, args ...any) {
@@ -170,4 +178,39 @@ func (l logger) Infof(format string, args ...any) {
 	}
 }
 
-func (l logger) Fatalf(format string, args ...any) { log.Fatalf("store: pebble: "+format, args...) }
+func (l logger) Fatalf(format string, args ...any) {
+	fe := fatalError{msg: fmt.Sprintf("pebble: "+format, args...)}
+	for _, a := range args {
+		if err, ok := a.(error); ok {
+			fe.cause = err // keeps errors.Is(err, syscall.ENOSPC) working
+			break
+		}
+	}
+	panic(fe)
+}
+
+type fatalError struct {
+	msg   string
+	cause error
+}
+
+func (e fatalError) Error() string { return e.msg }
+func (e fatalError) Unwrap() error { return e.cause }
+
+// ErrFatal wraps a failure pebble deems fatal (a commit that could not write or sync its log,
+// usually an I/O error or a full disk). The store takes no more writes; reopen it.
+var ErrFatal = errors.New("store: fatal pebble error")
+
+// commitBatch commits pb, turning pebble's fatal commit error into an error wrapping ErrFatal.
+func (s *Store) commitBatch(pb *pebble.Batch, o *pebble.WriteOptions) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			fe, ok := r.(fatalError)
+			if !ok {
+				panic(r)
+			}
+			err = fmt.Errorf("%w: %w", ErrFatal, fe)
+		}
+	}()
+	return pb.Commit(o)
+}
