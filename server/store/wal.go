@@ -59,8 +59,9 @@ func validChunk(data []byte, p int, logNum uint32) (int, bool) {
 	return logHeaderSize + n, true
 }
 
-// checkLog returns ErrCorruptLog if a valid chunk follows the first invalid one in data.
-func checkLog(data []byte, logNum uint32) error {
+// logEnd returns the offset of the first byte of data that is not a valid chunk of logNum
+// (or block padding): where pebble stops replaying.
+func logEnd(data []byte, logNum uint32) int {
 	p := 0
 	for p < len(data) {
 		if rest := logBlockSize - p%logBlockSize; rest < logHeaderSize { // block padding
@@ -73,6 +74,14 @@ func checkLog(data []byte, logNum uint32) error {
 		}
 		p += n
 	}
+	return min(p, len(data))
+}
+
+// checkLog returns ErrCorruptLog if a valid chunk follows the first invalid one in data. A log
+// closed cleanly ends in an EOF trailer chunk of the next log number, which is not valid here
+// and ends the log as it should.
+func checkLog(data []byte, logNum uint32) error {
+	p := logEnd(data, logNum)
 	for q := p + 1; q < len(data); q++ {
 		if _, ok := validChunk(data, q, logNum); ok {
 			return fmt.Errorf("%w: damaged at or after offset %d, valid record at offset %d", ErrCorruptLog, p, q)
