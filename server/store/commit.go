@@ -155,33 +155,35 @@ func (c *Committer) run() {
 	defer close(c.stopped)
 	var last time.Time
 	for {
-		<-c.wake
-		if c.opts.Interval > 0 {
+		c.mu.Lock()
+		for len(c.queue) == 0 && !c.closed {
+			c.mu.Unlock()
+			<-c.wake
+			c.mu.Lock()
+		}
+		if len(c.queue) == 0 { // closed and drained
+			c.mu.Unlock()
+			return
+		}
+		closing := c.closed
+		c.mu.Unlock()
+		if c.opts.Interval > 0 && !closing {
 			if wait := c.opts.Interval - time.Since(last); wait > 0 {
 				time.Sleep(wait)
 			}
-			last = time.Now()
 		}
-		for {
-			c.mu.Lock()
-			batch := c.queue
-			c.queue, c.spare = c.spare[:0], batch
-			c.bytes = 0
-			refused := c.refused
-			c.refused = false
-			closed := c.closed
-			c.mu.Unlock()
-			if len(batch) == 0 {
-				if closed {
-					return
-				}
-				break
-			}
-			c.commit(batch)
-			clear(batch) // drop references to recycled batches and callbacks
-			if refused && c.opts.OnDrain != nil {
-				c.opts.OnDrain()
-			}
+		last = time.Now()
+		c.mu.Lock()
+		group := c.queue
+		c.queue, c.spare = c.spare[:0], group
+		c.bytes = 0
+		refused := c.refused
+		c.refused = false
+		c.mu.Unlock()
+		c.commit(group)
+		clear(group) // drop references to recycled batches and callbacks
+		if refused && c.opts.OnDrain != nil {
+			c.opts.OnDrain()
 		}
 	}
 }

@@ -1,9 +1,3 @@
-// Package store keeps what the broker must not forget across a restart: retained messages,
-// persistent sessions with their subscriptions and will, the QoS 1/2 messages queued for them,
-// the outbound inflight window and the inbound QoS 2 receive state. It sits on one embedded
-// pebble database per broker. Writes arrive from the event loops through a Committer, which
-// groups them into one pebble batch and one sync per commit, off the loops; a restart streams
-// everything back through Load.
 package store
 
 import (

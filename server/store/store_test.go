@@ -190,7 +190,7 @@ func TestCommitterFull(t *testing.T) {
 		b.PutRetained(&Message{Topic: []byte{'t', byte(i)}, Payload: make([]byte, 600)})
 		return b
 	}
-	// The writer sleeps Interval before its first commit, so the first two batches queue up.
+	// The writer waits Interval between commits, so batches queue up behind the first.
 	var accepted int
 	var refused *Batch
 	for i := range 5 {
@@ -225,4 +225,35 @@ func TestCommitterFull(t *testing.T) {
 	if err != nil || st.Retained != accepted+1 {
 		t.Fatalf("load %+v, %v; want %d retained", st, err, accepted+1)
 	}
+}
+
+// TestCommitterInterval: with an Interval, commits are at least that far apart however many
+// batches arrive, so one sync covers all that arrived in between.
+func TestCommitterInterval(t *testing.T) {
+	s := openT(t, Options{})
+	defer s.Close()
+	const interval = 50 * time.Millisecond
+	c := s.NewCommitter(CommitterOptions{Interval: interval})
+	start := time.Now()
+	var wg sync.WaitGroup
+	for p := range 10 {
+		wg.Go(func() {
+			for i := range 20 {
+				b := s.NewBatch()
+				b.PutRetained(&Message{Topic: []byte{'t', byte(p), byte(i)}})
+				commitT(t, c, b)
+			}
+		})
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	c.Close()
+	st := c.Stats()
+	if max := uint64(elapsed/interval) + 2; st.Commits > max {
+		t.Fatalf("%d commits in %v with a %v interval (at most %d)", st.Commits, elapsed, interval, max)
+	}
+	if st.Batches != 200 {
+		t.Fatalf("stats %+v", st)
+	}
+	t.Logf("%d batches in %d commits over %v", st.Batches, st.Commits, elapsed)
 }
