@@ -257,3 +257,33 @@ func TestCommitterInterval(t *testing.T) {
 	}
 	t.Logf("%d batches in %d commits over %v", st.Batches, st.Commits, elapsed)
 }
+
+// TestFsyncNever: without syncs, commits still reach the store a clean reopen finds.
+func TestFsyncNever(t *testing.T) {
+	dir := t.TempDir()
+	s := openT(t, Options{Dir: dir, Fsync: FsyncNever})
+	c := s.NewCommitter(CommitterOptions{})
+	for i := range 50 {
+		commitT(t, c, retainedBatch(s, "n/"+fmtInt(i)))
+	}
+	c.Close()
+	s.Close()
+	if got := retainedTopics(t, dir); len(got) != 50 {
+		t.Fatalf("%d of 50 retained messages after reopening", len(got))
+	}
+}
+
+// TestSubmitRefusesMalformedBatch: a batch with a client id no key can hold is refused at
+// Submit, and the Committer goes on.
+func TestSubmitRefusesMalformedBatch(t *testing.T) {
+	s := openT(t, Options{})
+	defer s.Close()
+	c := s.NewCommitter(CommitterOptions{})
+	defer c.Close()
+	b := s.NewBatch()
+	b.Enqueue(make([]byte, MaxClientIDLen+1), 1, &Queued{MessageID: 1})
+	if err := c.Submit(b, func(error) { t.Error("done called for a refused batch") }); !errors.Is(err, ErrClientIDTooLong) {
+		t.Fatalf("submit: %v", err)
+	}
+	commitT(t, c, retainedBatch(s, "after"))
+}
