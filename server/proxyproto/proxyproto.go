@@ -188,13 +188,20 @@ func (c *Config) Parse(b []byte) (h Header, n int, need int, err error) {
 	if len(b) == 0 {
 		return h, 0, MinV1Len, nil
 	}
+	// The helpers fill h in place: Header is a few hundred bytes, and copying it through
+	// every return costs more than parsing a v2 header.
 	switch b[0] {
 	case v1Prefix[0]:
-		return parseV1(b)
+		n, need, err = parseV1(&h, b)
 	case v2Signature[0]:
-		return c.parseV2(b)
+		n, need, err = c.parseV2(&h, b)
+	default:
+		err = ErrNotProxy
 	}
-	return h, 0, 0, ErrNotProxy
+	if err != nil || need > 0 {
+		return Header{}, 0, need, err
+	}
+	return h, n, 0, nil
 }
 
 // Detect reports whether b, the first bytes read from a connection, start a PROXY header (v1

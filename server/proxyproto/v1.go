@@ -9,12 +9,12 @@ var v1Starts = [...]string{"PROXY TCP4 ", "PROXY TCP6 ", "PROXY UNKNOWN"}
 // parseV1 parses a v1 line (§2.1). b is not empty and starts with 'P'. It walks the bytes once and
 // reports the error of the first byte that breaks a rule, so a prefix of b that is refused is
 // refused with the same error as b.
-func parseV1(b []byte) (h Header, n int, need int, err error) {
+func parseV1(h *Header, b []byte) (n int, need int, err error) {
 	bad, badErr := v1StartError(b)
 	end := -1 // index of the CR of the final CRLF
 	for i := 0; i < len(b) && i < MaxV1Len && end < 0; i++ {
 		if i == bad {
-			return h, 0, 0, badErr
+			return 0, 0, badErr
 		}
 		switch b[i] {
 		case '\r':
@@ -22,56 +22,54 @@ func parseV1(b []byte) (h Header, n int, need int, err error) {
 			case i+1 == len(b):
 				// the LF may be in the next read
 			case b[i+1] != '\n':
-				return h, 0, 0, ErrV1LineEnd
+				return 0, 0, ErrV1LineEnd
 			case i+2 > MaxV1Len:
-				return h, 0, 0, ErrV1TooLong
+				return 0, 0, ErrV1TooLong
 			default:
 				end = i
 			}
 		case '\n':
-			return h, 0, 0, ErrV1LineEnd
+			return 0, 0, ErrV1LineEnd
 		}
 	}
 	if end < 0 {
 		if len(b) >= MaxV1Len {
-			return h, 0, 0, ErrV1TooLong
+			return 0, 0, ErrV1TooLong
 		}
-		return h, 0, max(1, MinV1Len-len(b)), nil
+		return 0, max(1, MinV1Len-len(b)), nil
 	}
-	h, err = parseV1Line(b[:end])
-	if err != nil {
-		return Header{}, 0, 0, err
+	if err := parseV1Line(h, b[:end]); err != nil {
+		return 0, 0, err
 	}
-	return h, end + 2, 0, nil
+	return end + 2, 0, nil
 }
 
 // v1StartError returns the index of the first byte of b that no valid beginning of a v1 line
 // allows, with its error, or -1 when the start of b is fine so far.
 func v1StartError(b []byte) (int, error) {
-	for i := range min(len(b), len(v1Starts[2])) {
-		ok := false
-		for _, s := range v1Starts {
-			if hasPrefixOf(b[:i+1], s) {
-				ok = true
-				break
-			}
+	bad := 0
+	for _, s := range v1Starts {
+		i := 0
+		for i < len(b) && i < len(s) && b[i] == s[i] {
+			i++
 		}
-		if !ok {
-			if i < len(v1Prefix) {
-				return i, ErrNotProxy
-			}
-			return i, ErrV1Protocol
+		if i == len(b) || i == len(s) {
+			return -1, nil // b agrees with s
 		}
+		bad = max(bad, i)
 	}
-	return -1, nil
+	if bad < len(v1Prefix) {
+		return bad, ErrNotProxy
+	}
+	return bad, ErrV1Protocol
 }
 
 // parseV1Line parses the line without its CRLF.
-func parseV1Line(line []byte) (h Header, err error) {
+func parseV1Line(h *Header, line []byte) error {
 	h.Version = 1
 	h.Command = Proxy
 	if !hasPrefixOf(line, v1Prefix) || len(line) < len(v1Prefix) {
-		return h, ErrNotProxy
+		return ErrNotProxy
 	}
 	rest := line[len(v1Prefix):]
 	var v6 bool
@@ -79,16 +77,16 @@ func parseV1Line(line []byte) (h Header, err error) {
 	case hasPrefixOf(rest, "UNKNOWN") && len(rest) >= 7:
 		// "the receiver must ignore anything presented before the CRLF is found"
 		if len(rest) > 7 && rest[7] != ' ' {
-			return h, ErrV1Protocol
+			return ErrV1Protocol
 		}
 		h.Family = Unknown
-		return h, nil
+		return nil
 	case hasPrefixOf(rest, "TCP4 ") && len(rest) >= 5:
 		h.Family = TCP4
 	case hasPrefixOf(rest, "TCP6 ") && len(rest) >= 5:
 		h.Family, v6 = TCP6, true
 	default:
-		return h, ErrV1Protocol
+		return ErrV1Protocol
 	}
 	rest = rest[5:]
 
@@ -96,7 +94,7 @@ func parseV1Line(line []byte) (h Header, err error) {
 	for i := range f {
 		sp := indexSpace(rest)
 		if sp == 0 || (sp < 0) != (i == len(f)-1) {
-			return h, ErrV1Fields
+			return ErrV1Fields
 		}
 		if sp < 0 {
 			f[i] = rest
@@ -105,7 +103,7 @@ func parseV1Line(line []byte) (h Header, err error) {
 		f[i], rest = rest[:sp], rest[sp+1:]
 	}
 	if len(f[3]) == 0 {
-		return h, ErrV1Fields
+		return ErrV1Fields
 	}
 
 	var src, dst netip.Addr
@@ -118,16 +116,16 @@ func parseV1Line(line []byte) (h Header, err error) {
 		dst, ok2 = parseIPv4(f[1])
 	}
 	if !ok1 || !ok2 {
-		return h, ErrV1Address
+		return ErrV1Address
 	}
 	sport, ok1 := parsePort(f[2])
 	dport, ok2 := parsePort(f[3])
 	if !ok1 || !ok2 {
-		return h, ErrV1Port
+		return ErrV1Port
 	}
 	h.Src = netip.AddrPortFrom(src, sport)
 	h.Dst = netip.AddrPortFrom(dst, dport)
-	return h, nil
+	return nil
 }
 
 func indexSpace(b []byte) int {

@@ -8,48 +8,49 @@ import (
 
 // parseV2 parses a v2 header (§2.2). b is not empty and starts with '\r'. Every check is made as
 // soon as the byte it reads is in, so a bad header is refused before the rest arrives.
-func (c *Config) parseV2(b []byte) (h Header, n int, need int, err error) {
+func (c *Config) parseV2(h *Header, b []byte) (n int, need int, err error) {
 	if !hasPrefixOf(b, v2Signature) {
-		return h, 0, 0, ErrNotProxy
+		return 0, 0, ErrNotProxy
 	}
 	if len(b) > 12 {
 		if b[12]>>4 != 2 {
-			return h, 0, 0, ErrV2Version
+			return 0, 0, ErrV2Version
 		}
 		h.Command = Command(b[12] & 0xF)
 		if h.Command != Local && h.Command != Proxy {
-			return Header{}, 0, 0, ErrV2Command
+			return 0, 0, ErrV2Command
 		}
 	}
 	if len(b) > 13 {
 		h.Family = Family(b[13])
 		if h.Family.addrLen() < 0 {
-			return Header{}, 0, 0, ErrV2Family
+			return 0, 0, ErrV2Family
 		}
 	}
 	if len(b) < V2HeaderLen {
-		return Header{}, 0, V2HeaderLen - len(b), nil
+		return 0, V2HeaderLen - len(b), nil
 	}
 	h.Version = 2
 	size := int(binary.BigEndian.Uint16(b[14:16]))
 	total := V2HeaderLen + size
 	if total > c.maxV2Len() {
-		return Header{}, 0, 0, ErrV2TooLarge
+		return 0, 0, ErrV2TooLarge
 	}
 	alen := h.Family.addrLen()
 	if size < alen {
 		if h.Command == Proxy {
-			return Header{}, 0, 0, ErrV2AddrLen
+			return 0, 0, ErrV2AddrLen
 		}
 		// A LOCAL header's family "is ignored" and receivers "must not assume zero is
 		// presented for LOCAL connections": skip a block that does not fit the family.
 		if len(b) < total {
-			return Header{}, 0, total - len(b), nil
+			return 0, total - len(b), nil
 		}
-		return Header{Version: 2, Command: Local}, total, 0, nil
+		h.Family = Unknown
+		return total, 0, nil
 	}
 	if len(b) < total {
-		return Header{}, 0, total - len(b), nil
+		return 0, total - len(b), nil
 	}
 	hdr := b[:total:total]
 	addr := hdr[V2HeaderLen : V2HeaderLen+alen]
@@ -65,10 +66,10 @@ func (c *Config) parseV2(b []byte) (h Header, n int, need int, err error) {
 		h.DstUnix = trimNUL(addr[108:])
 	}
 	h.TLVs = TLVs(hdr[V2HeaderLen+alen:])
-	if err := c.parseTLVs(&h, hdr, V2HeaderLen+alen); err != nil {
-		return Header{}, 0, 0, err
+	if err := c.parseTLVs(h, hdr, V2HeaderLen+alen); err != nil {
+		return 0, 0, err
 	}
-	return h, total, 0, nil
+	return total, 0, nil
 }
 
 func (c *Config) maxV2Len() int {
@@ -88,6 +89,10 @@ func trimNUL(b []byte) []byte {
 // castagnoli is the CRC32c table of §2.2.3 (RFC 4960 Appendix B); hash/crc32 uses the CPU's CRC32
 // instruction for it where there is one.
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// zeroCRC stands for the checksum field while it is computed; a package variable, because a local
+// array passed to crc32.Update escapes to the heap.
+var zeroCRC [4]byte
 
 // parseTLVs walks the TLVs of hdr from offset off, checks that they fill the header exactly, and
 // decodes the ones Header has fields for.
@@ -130,9 +135,8 @@ func (c *Config) parseTLVs(h *Header, hdr []byte, off int) error {
 	if crcAt >= 0 && !c.IgnoreCRC32C {
 		// The checksum is computed with its own field zeroed; hash around it instead of
 		// writing into the caller's buffer.
-		var zero [4]byte
 		sum := crc32.Update(0, castagnoli, hdr[:crcAt])
-		sum = crc32.Update(sum, castagnoli, zero[:])
+		sum = crc32.Update(sum, castagnoli, zeroCRC[:])
 		sum = crc32.Update(sum, castagnoli, hdr[crcAt+4:])
 		if sum != binary.BigEndian.Uint32(hdr[crcAt:]) {
 			return ErrV2CRC32C
