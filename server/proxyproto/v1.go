@@ -207,7 +207,7 @@ func parseIPv6(b []byte) (netip.Addr, bool) {
 			return netip.Addr{}, false
 		}
 		if n < len(b) && b[n] == '.' {
-			if i > 12 || (ellipsis < 0 && i != 12) {
+			if i > 12 {
 				return netip.Addr{}, false
 			}
 			v4, ok := parseIPv4Bytes(b)
