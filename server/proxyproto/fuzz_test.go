@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"os"
+	"path/filepath"
 	"testing"
 
 	pp "loopmq/server/proxyproto"
@@ -16,6 +18,14 @@ import (
 func FuzzParse(f *testing.F) {
 	for _, fx := range fixtures() {
 		f.Add(fx.raw, uint16(len(fx.raw)/2), byte(0))
+	}
+	captured, _ := filepath.Glob(filepath.Join("testdata", "haproxy", "*.bin"))
+	for _, name := range captured {
+		raw, err := os.ReadFile(name)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(raw, uint16(len(raw)/3), byte(0))
 	}
 	f.Add(s("PROXY TCP6 ::ffff:1.2.3.4 1::2:3:4:5:6:7 1 2\r\n"), uint16(20), byte(0))
 	f.Add(v2(0x21, 0x11, ip4("1.2.3.4", "5.6.7.8", 1, 2), tlv(0x20, []byte{1, 0, 0, 0, 0})), uint16(30), byte(1))
