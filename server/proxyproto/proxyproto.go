@@ -106,7 +106,8 @@ type Header struct {
 	SrcUnix, DstUnix []byte
 
 	// TLVs is the v2 TLV block after the addresses, already validated; every TLV is there,
-	// including those the fields below decode and those this package does not know.
+	// including those the fields below decode and those this package does not know. When a type
+	// appears more than once, the fields below hold the first, as TLVs.Lookup does.
 	TLVs TLVs
 
 	ALPN      []byte // PP2_TYPE_ALPN (§2.2.1): the negotiated application protocol, e.g. "mqtt"
@@ -121,8 +122,8 @@ type Header struct {
 }
 
 // Proxied reports whether Src and Dst are the relayed connection's endpoints, to be used instead of
-// the socket's own addresses: a PROXY command with a TCP or UDP family. For LOCAL, UNKNOWN and UNIX
-// headers the spec says to keep the connection's real endpoints.
+// the socket's own addresses: a PROXY command with a TCP or UDP family. For LOCAL and UNKNOWN the
+// spec says to keep the connection's real endpoints; a UNIX header has no IP address to give.
 func (h *Header) Proxied() bool {
 	if h.Command != Proxy {
 		return false

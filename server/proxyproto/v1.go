@@ -68,22 +68,22 @@ func v1StartError(b []byte) (int, error) {
 func parseV1Line(h *Header, line []byte) error {
 	h.Version = 1
 	h.Command = Proxy
-	if !hasPrefixOf(line, v1Prefix) || len(line) < len(v1Prefix) {
+	if !hasPrefix(line, v1Prefix) {
 		return ErrNotProxy
 	}
 	rest := line[len(v1Prefix):]
 	var v6 bool
 	switch {
-	case hasPrefixOf(rest, "UNKNOWN") && len(rest) >= 7:
+	case hasPrefix(rest, "UNKNOWN"):
 		// "the receiver must ignore anything presented before the CRLF is found"
 		if len(rest) > 7 && rest[7] != ' ' {
 			return ErrV1Protocol
 		}
 		h.Family = Unknown
 		return nil
-	case hasPrefixOf(rest, "TCP4 ") && len(rest) >= 5:
+	case hasPrefix(rest, "TCP4 "):
 		h.Family = TCP4
-	case hasPrefixOf(rest, "TCP6 ") && len(rest) >= 5:
+	case hasPrefix(rest, "TCP6 "):
 		h.Family, v6 = TCP6, true
 	default:
 		return ErrV1Protocol
@@ -126,6 +126,10 @@ func parseV1Line(h *Header, line []byte) error {
 	h.Src = netip.AddrPortFrom(src, sport)
 	h.Dst = netip.AddrPortFrom(dst, dport)
 	return nil
+}
+
+func hasPrefix(b []byte, s string) bool {
+	return len(b) >= len(s) && string(b[:len(s)]) == s
 }
 
 func indexSpace(b []byte) int {

@@ -103,11 +103,13 @@ func (c *Config) parseTLVs(h *Header, hdr []byte, off int) error {
 		if !ok {
 			return ErrV2TLV
 		}
+		// A type that appears twice is validated twice and decoded once, the first time, as
+		// TLVs.Lookup finds it.
 		switch typ {
 		case TypeALPN:
-			h.ALPN = val
+			h.ALPN = first(h.ALPN, val)
 		case TypeAuthority:
-			h.Authority = val
+			h.Authority = first(h.Authority, val)
 		case TypeCRC32C:
 			if len(val) != 4 {
 				return ErrV2CRC32CLen
@@ -120,15 +122,17 @@ func (c *Config) parseTLVs(h *Header, hdr []byte, off int) error {
 			if len(val) > 128 {
 				return ErrV2UniqueID
 			}
-			h.UniqueID = val
+			h.UniqueID = first(h.UniqueID, val)
 		case TypeSSL:
 			ssl, ok := parseSSL(val)
 			if !ok {
 				return ErrV2SSL
 			}
-			h.SSL = ssl
+			if !h.SSL.Present {
+				h.SSL = ssl
+			}
 		case TypeNetNS:
-			h.NetNS = val
+			h.NetNS = first(h.NetNS, val)
 		}
 		off = next
 	}
@@ -144,6 +148,15 @@ func (c *Config) parseTLVs(h *Header, hdr []byte, off int) error {
 		h.CRC32C = true
 	}
 	return nil
+}
+
+// first keeps a field decoded from an earlier TLV of the same type; values are never nil, even when
+// empty, so nil means not seen yet.
+func first(field, val []byte) []byte {
+	if field != nil {
+		return field
+	}
+	return val
 }
 
 // nextTLV reads the TLV at b[off:]: its type, its value and the offset after it. ok is false when
@@ -177,21 +190,21 @@ func parseSSL(v []byte) (s SSL, ok bool) {
 		}
 		switch typ {
 		case SubtypeSSLVersion:
-			s.Version = val
+			s.Version = first(s.Version, val)
 		case SubtypeSSLCN:
-			s.CN = val
+			s.CN = first(s.CN, val)
 		case SubtypeSSLCipher:
-			s.Cipher = val
+			s.Cipher = first(s.Cipher, val)
 		case SubtypeSSLSigAlg:
-			s.SigAlg = val
+			s.SigAlg = first(s.SigAlg, val)
 		case SubtypeSSLKeyAlg:
-			s.KeyAlg = val
+			s.KeyAlg = first(s.KeyAlg, val)
 		case SubtypeSSLGroup:
-			s.Group = val
+			s.Group = first(s.Group, val)
 		case SubtypeSSLSigScheme:
-			s.SigScheme = val
+			s.SigScheme = first(s.SigScheme, val)
 		case SubtypeSSLClientCert:
-			s.ClientCert = val
+			s.ClientCert = first(s.ClientCert, val)
 		}
 		off = next
 	}
