@@ -1,47 +1,43 @@
 package proxyproto
 
-import "net/netip"
+import (
+	"bytes"
+	"net/netip"
+)
 
 // v1Starts are the beginnings a v1 line may have; a line that agrees with none of them is refused
 // before its CRLF arrives (§2.1 recommends aborting "as soon as possible").
 var v1Starts = [...]string{"PROXY TCP4 ", "PROXY TCP6 ", "PROXY UNKNOWN"}
 
-// parseV1 parses a v1 line (§2.1). b is not empty and starts with 'P'. It walks the bytes once and
+// parseV1 parses a v1 line (§2.1). b is not empty and starts with 'P'. Before the line is whole it
 // reports the error of the first byte that breaks a rule, so a prefix of b that is refused is
 // refused with the same error as b.
 func parseV1(h *Header, b []byte) (n int, need int, err error) {
 	bad, badErr := v1StartError(b)
-	end := -1 // index of the CR of the final CRLF
-	for i := 0; i < len(b) && i < MaxV1Len && end < 0; i++ {
-		if i == bad {
-			return 0, 0, badErr
-		}
-		switch b[i] {
-		case '\r':
-			switch {
-			case i+1 == len(b):
-				// the LF may be in the next read
-			case b[i+1] != '\n':
-				return 0, 0, ErrV1LineEnd
-			case i+2 > MaxV1Len:
-				return 0, 0, ErrV1TooLong
-			default:
-				end = i
-			}
-		case '\n':
+	lim := min(len(b), MaxV1Len)
+	cr := bytes.IndexByte(b[:lim], '\r')
+	lf := bytes.IndexByte(b[:lim], '\n')
+	switch {
+	case bad >= 0 && (cr < 0 || bad <= cr) && (lf < 0 || bad <= lf):
+		return 0, 0, badErr
+	case lf >= 0 && (cr < 0 || lf < cr):
+		return 0, 0, ErrV1LineEnd
+	case cr >= 0 && cr+1 < len(b):
+		if b[cr+1] != '\n' {
 			return 0, 0, ErrV1LineEnd
 		}
-	}
-	if end < 0 {
-		if len(b) >= MaxV1Len {
+		if cr+2 > MaxV1Len {
 			return 0, 0, ErrV1TooLong
 		}
-		return 0, max(1, MinV1Len-len(b)), nil
+		if err := parseV1Line(h, b[:cr]); err != nil {
+			return 0, 0, err
+		}
+		return cr + 2, 0, nil
+	case len(b) >= MaxV1Len:
+		return 0, 0, ErrV1TooLong
 	}
-	if err := parseV1Line(h, b[:end]); err != nil {
-		return 0, 0, err
-	}
-	return end + 2, 0, nil
+	// No CRLF yet, or a CR whose LF may be in the next read.
+	return 0, max(1, MinV1Len-len(b)), nil
 }
 
 // v1StartError returns the index of the first byte of b that no valid beginning of a v1 line
