@@ -90,6 +90,8 @@ func fixtures() []fixture {
 			raw: s("PROXY TCP6 ::ffff:1.2.3 ::1 1 2\r\n"), err: pp.ErrV1Address},
 		{name: "v1-line-108", rule: "§2.1 CRLF not found in the first 107 characters",
 			raw: s("PROXY UNKNOWN " + ffff6 + " " + ffff6 + " 65535 655350\r\n"), err: pp.ErrV1TooLong},
+		{name: "v1-cr-at-107", rule: "§2.1 CRLF not found in the first 107 characters (a CR in the 107th is too late)",
+			raw: s("PROXY UNKNOWN" + strings.Repeat("0", 93) + "\r0"), err: pp.ErrV1TooLong},
 		{name: "v1-no-crlf", rule: "§2.1 CRLF not found in the first 107 characters",
 			raw: s("PROXY UNKNOWN " + strings.Repeat("x", 200)), err: pp.ErrV1TooLong},
 		{name: "v1-bare-lf", rule: "§2.1 must not tolerate a single CR or LF to end the line",

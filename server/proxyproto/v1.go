@@ -22,12 +22,12 @@ func parseV1(h *Header, b []byte) (n int, need int, err error) {
 		return 0, 0, badErr
 	case lf >= 0 && (cr < 0 || lf < cr):
 		return 0, 0, ErrV1LineEnd
+	case cr+2 > MaxV1Len:
+		// A CR in the 107th byte: its LF, if any, would be the 108th.
+		return 0, 0, ErrV1TooLong
 	case cr >= 0 && cr+1 < len(b):
 		if b[cr+1] != '\n' {
 			return 0, 0, ErrV1LineEnd
-		}
-		if cr+2 > MaxV1Len {
-			return 0, 0, ErrV1TooLong
 		}
 		if err := parseV1Line(h, b[:cr]); err != nil {
 			return 0, 0, err
