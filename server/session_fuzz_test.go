@@ -42,6 +42,8 @@ func FuzzSessions(f *testing.F) {
 		opPublish | A | 0x20, opConnect | B})
 	f.Add([]byte{opConnect | A | 0x60, opSubscribe | A | 0x40, opConnect | B | 0x40, opPublish | B | 0x40,
 		opDisconnect | A, opPublish | B | 0x20, opConnect | A | 0x20})
+	f.Add([]byte{opConnect | B | 0x60, opSubscribe | B | 0x40, opConnect | A, opPublish | A | 0xc0, opDrop | B,
+		opPublish | A | 0xc0, opConnect | B | 0x60})
 	h := newFuzzHarness(f, func(o *Options) {
 		// The programs stay far below these, so a publisher's acknowledgement is never held back and an offline
 		// session never drops a message: a drop would be a lost acknowledged message.
@@ -68,7 +70,7 @@ const (
 	opConnect     = iota // bit 5: persistent session; bit 6: MQTT 5
 	opSubscribe          // bits 5-6: QoS (3 counts as 2)
 	opUnsubscribe        //
-	opPublish            // bits 5-6: QoS (3 counts as 2)
+	opPublish            // bits 5-6: QoS (3 counts as 2); bit 7: QoS 2 is sent again with DUP before PUBREL
 	opHold               // bit 5: hold acknowledgements (clear: acknowledge at once)
 	opAck                // send the held acknowledgements, then a PINGREQ that confirms them
 	opDisconnect         // DISCONNECT, then the broker must close
@@ -104,6 +106,7 @@ type sessionModel struct {
 	v          codec.Version
 	owed       map[string]*owedMsg
 	pids       map[uint16]string // the broker's packet id of each QoS 1/2 delivery to this session
+	delivered  map[string]uint16 // and the other way round
 	conn       *fuzzConn
 }
 
@@ -137,7 +140,8 @@ func newSessionWorld(t *testing.T, h *fuzzHarness) *sessionWorld {
 	tag := fmt.Sprintf("s%d-%x", h.seq.Add(1), time.Now().UnixNano())
 	w := &sessionWorld{t: t, h: h, tag: tag, topic: "fz/" + tag, qos: map[string]byte{}}
 	for i, name := range []string{"A", "B"} {
-		w.sessions[i] = &sessionModel{id: tag + name, subQoS: -1, owed: map[string]*owedMsg{}, pids: map[uint16]string{}}
+		w.sessions[i] = &sessionModel{id: tag + name, subQoS: -1, owed: map[string]*owedMsg{}, pids: map[uint16]string{},
+			delivered: map[string]uint16{}}
 	}
 	return w
 }
@@ -189,7 +193,7 @@ func (w *sessionWorld) run(b byte) {
 		}
 	case opPublish:
 		if s.conn != nil {
-			w.publish(s, min(arg&3, 2))
+			w.publish(s, min(arg&3, 2), arg&4 != 0)
 		}
 	case opHold:
 		if s.conn != nil {
@@ -270,13 +274,13 @@ func (w *sessionWorld) connect(s *sessionModel, persistent bool, v codec.Version
 	switch {
 	case !persistent:
 		s.unknown, s.exists, s.subQoS = false, false, -1
-		s.owed, s.pids = map[string]*owedMsg{}, map[uint16]string{}
+		s.owed, s.pids, s.delivered = map[string]*owedMsg{}, map[uint16]string{}, map[string]uint16{}
 	case liveClean || s.unknown:
 		s.unknown = true
 		s.exists = true
 	case !s.exists:
 		s.exists, s.subQoS = true, -1
-		s.owed, s.pids = map[string]*owedMsg{}, map[uint16]string{}
+		s.owed, s.pids, s.delivered = map[string]*owedMsg{}, map[uint16]string{}, map[string]uint16{}
 	}
 	s.persistent, s.v, s.conn = persistent, v, fc
 }
@@ -321,7 +325,7 @@ func (w *sessionWorld) unsubscribe(s *sessionModel) {
 
 // publish sends one message and completes its flow. Once the broker has acknowledged it (PUBACK, PUBREC), it is
 // owed to every persistent session subscribed at that time.
-func (w *sessionWorld) publish(s *sessionModel, qos byte) {
+func (w *sessionWorld) publish(s *sessionModel, qos byte, dup bool) {
 	fc := s.conn
 	w.nmsg++
 	msg := fmt.Sprintf("%s/m%d", w.tag, w.nmsg)
@@ -349,6 +353,14 @@ func (w *sessionWorld) publish(s *sessionModel, qos byte) {
 				sub.owed[msg] = &owedMsg{qos: min(qos, byte(sub.subQoS))}
 			}
 		}
+	}
+	if qos == 2 && dup {
+		// The publisher did not see PUBREC and sends again: the broker must answer PUBREC again and must not
+		// forward the message a second time [MQTT-4.3.3-10].
+		p.Dup = true
+		fc.request(w, p.Append(nil, fc.v), "second PUBREC", func(b []byte) bool {
+			return b[0] == ackType && pidOf(b) == p.PacketID
+		})
 	}
 	if qos == 2 {
 		fc.request(w, []byte{0x62, 2, byte(p.PacketID >> 8), byte(p.PacketID)}, "PUBCOMP", func(b []byte) bool {
@@ -486,6 +498,15 @@ func (w *sessionWorld) handle(fc *fuzzConn, p []byte, live bool) {
 		if pub.QoS == 0 {
 			return
 		}
+		if prev, ok := s.delivered[msg]; ok {
+			switch {
+			case pub.QoS == 2 && prev != pub.PacketID:
+				w.fatalf("QoS 2 message %s delivered to %s twice, as packets %d and %d (exactly once)", msg, s.id, prev, pub.PacketID)
+			case prev == pub.PacketID && !pub.Dup:
+				w.fatalf("message %s re-sent to %s as packet %d without DUP [MQTT-3.3.1-1]", msg, s.id, prev)
+			}
+		}
+		s.delivered[msg] = pub.PacketID
 		s.pids[pub.PacketID] = msg
 		if o != nil && o.state == owed {
 			o.state = received
