@@ -101,7 +101,6 @@ type sessionModel struct {
 	id         string
 	exists     bool // a persistent session exists on the broker (live or offline)
 	persistent bool // the current or last connection asked for a persistent session
-	unknown    bool // the model cannot tell (a persistent connect took over a clean one): check nothing
 	subQoS     int  // granted QoS of the program's one subscription; -1 without one
 	v          codec.Version
 	owed       map[string]*owedMsg
@@ -257,13 +256,13 @@ func (w *sessionWorld) connect(s *sessionModel, persistent bool, v codec.Version
 	if ack.Reason != 0 {
 		w.fatalf("CONNACK refused: % x", p)
 	}
-	// The session present flag: a persistent connect resumes an existing persistent session; a clean one never
-	// reports one. A persistent connect over a live clean session may or may not resume it.
-	liveClean := old != nil && !s.persistent
+	// The session present flag: a persistent connect resumes an existing persistent session, live or offline; a
+	// clean session is never resumed, even by a takeover before the broker has seen its connection go
+	// [MQTT-3.1.2-6]; a clean connect never reports a session.
 	switch {
 	case !persistent && ack.SessionPresent:
 		w.fatalf("clean connect of %s got session present", s.id)
-	case persistent && !liveClean && !s.unknown && ack.SessionPresent != s.exists:
+	case persistent && ack.SessionPresent != s.exists:
 		w.fatalf("persistent connect of %s: session present %v, want %v", s.id, ack.SessionPresent, s.exists)
 	}
 	if old != nil {
@@ -273,11 +272,8 @@ func (w *sessionWorld) connect(s *sessionModel, persistent bool, v codec.Version
 	}
 	switch {
 	case !persistent:
-		s.unknown, s.exists, s.subQoS = false, false, -1
+		s.exists, s.subQoS = false, -1
 		s.owed, s.pids, s.delivered = map[string]*owedMsg{}, map[uint16]string{}, map[string]uint16{}
-	case liveClean || s.unknown:
-		s.unknown = true
-		s.exists = true
 	case !s.exists:
 		s.exists, s.subQoS = true, -1
 		s.owed, s.pids, s.delivered = map[string]*owedMsg{}, map[uint16]string{}, map[string]uint16{}
@@ -348,7 +344,7 @@ func (w *sessionWorld) publish(s *sessionModel, qos byte, dup bool) {
 		return // refused: owed to nobody
 	}
 	for _, sub := range w.sessions {
-		if sub.exists && !sub.unknown && sub.persistent && sub.subQoS >= 1 {
+		if sub.exists && sub.persistent && sub.subQoS >= 1 {
 			if _, ok := sub.owed[msg]; !ok {
 				sub.owed[msg] = &owedMsg{qos: min(qos, byte(sub.subQoS))}
 			}
@@ -406,7 +402,7 @@ func (w *sessionWorld) end(fc *fuzzConn) {
 	if fc.s.conn == fc {
 		fc.s.conn = nil
 		if !fc.s.persistent {
-			fc.s.exists, fc.s.subQoS, fc.s.unknown = false, -1, false
+			fc.s.exists, fc.s.subQoS = false, -1
 		}
 	}
 }
@@ -434,7 +430,7 @@ func (w *sessionWorld) drainClosed(fc *fuzzConn, what string) {
 // and fails unless each such message arrives (QoS 2: its PUBREL) within fuzzDeadline.
 func (w *sessionWorld) resumeAndCheck() {
 	for _, s := range w.sessions {
-		if !s.exists || s.unknown || !s.persistent {
+		if !s.exists || !s.persistent {
 			continue
 		}
 		if s.conn != nil {
