@@ -84,7 +84,10 @@ func FuzzAdminHTTP(f *testing.F) {
 			t.Fatalf("%s %q: status %d (%q), want %d", method, target, code, body, want)
 		}
 		if kicked {
-			var res disconnectResult
+			var res struct {
+				Disconnected int64 `json:"disconnected"`
+				Complete     bool  `json:"complete"`
+			}
 			if err := json.Unmarshal([]byte(body), &res); err != nil || res.Disconnected < 1 {
 				t.Fatalf("%s %q: body %q (%v), want a count of at least 1", method, target, body, err)
 			}
