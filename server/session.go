@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 
 	"loopmq/codec"
+	"loopmq/server/stats"
 	"loopmq/topic"
 )
 
@@ -32,6 +33,7 @@ type session struct {
 	adopting  *client // the claimant the session was handed to, until its adopt runs
 	handoff   bool    // a handoff task is on its way to the owner
 	discarded bool    // removed from the table; ends when the owner sees it
+	transient bool    // its connection asked for Session Expiry 0: the session ends with that connection
 
 	cl      *client // the connected client, nil while offline (owner only)
 	version codec.Version
@@ -227,8 +229,8 @@ func (l *loop) endSession(s *session) {
 		for i := range f.queue {
 			f.queue[i].m.release()
 		}
-		addOwned(&l.stats.inflight, -int64(len(f.inflight)))
-		addOwned(&l.stats.queued, -int64(len(f.queue)))
+		stats.AddOwned(&l.stats.Inflight, -int64(len(f.inflight)))
+		stats.AddOwned(&l.stats.Queued, -int64(len(f.queue)))
 		l.s.waits.unqueue(s, int32(len(f.queue)))
 		s.flow = nil
 	}
