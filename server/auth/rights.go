@@ -149,7 +149,10 @@ func (r *Rights) CanSubscribe(filter []byte) bool {
 	}
 	// A grant can deliver the topics its filter shares with f, unless an earlier deny covers them all.
 	for _, g := range r.grant {
-		if m, ok := meet(g.filter, f); g.access&Read != 0 && ok && !coveredBy(m, r.deny, nil) {
+		if g.access&Read == 0 {
+			continue
+		}
+		if m, ok := meet(g.filter, f); ok && !coveredBy(m, r.deny, nil) {
 			return true
 		}
 	}
@@ -157,7 +160,10 @@ func (r *Rights) CanSubscribe(filter []byte) bool {
 		return false
 	}
 	for _, g := range r.patternGrant {
-		if m, ok := meet(g.filter, f); g.access&Read != 0 && ok && !coveredBy(m, r.deny, r.patternDeny) {
+		if g.access&Read == 0 {
+			continue
+		}
+		if m, ok := meet(g.filter, f); ok && !coveredBy(m, r.deny, r.patternDeny) {
 			return true
 		}
 	}
