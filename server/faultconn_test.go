@@ -70,7 +70,7 @@ func newFaultConn(c net.Conn) *faultConn {
 // dialFault opens a TCP connection to s wrapped in a faultConn.
 func dialFault(t testing.TB, s *Server) *faultConn {
 	t.Helper()
-	c, err := net.DialTimeout("tcp", s.TCPAddr(), 5*time.Second)
+	c, err := net.DialTimeout("tcp", s.TCPAddr(), patience)
 	if err != nil {
 		t.Fatalf("dial: %v", err)
 	}
@@ -133,7 +133,7 @@ func (c *faultConn) count(match func(pktEvent) bool) int {
 // waitCount waits until at least n recorded packets match, failing the test after a generous deadline.
 func (c *faultConn) waitCount(t testing.TB, what string, n int, match func(pktEvent) bool) {
 	t.Helper()
-	deadline := time.After(15 * time.Second)
+	deadline := time.After(patience)
 	for {
 		c.mu.Lock()
 		got := 0
@@ -161,8 +161,8 @@ func isPkt(in bool, typ byte, id uint16) func(pktEvent) bool {
 	return func(e pktEvent) bool { return e.in == in && e.typ == typ && (id == 0 || e.id == id) }
 }
 
-// split returns the length of the first whole MQTT packet in b, or 0.
-func split(b []byte) int {
+// splitPacket returns the length of the first whole MQTT packet in b, or 0.
+func splitPacket(b []byte) int {
 	n, mul := 0, 1
 	for i := 1; i < 5; i++ {
 		if i >= len(b) {
@@ -180,8 +180,8 @@ func split(b []byte) int {
 	return 0
 }
 
-// describe decodes the parts of a whole packet the tests look at.
-func describe(p []byte, in bool) pktEvent {
+// describePacket decodes the parts of a whole packet the tests look at.
+func describePacket(p []byte, in bool) pktEvent {
 	e := pktEvent{in: in, typ: p[0] >> 4}
 	body := p[1:]
 	for len(body) > 0 && body[0] >= 0x80 {
@@ -211,12 +211,12 @@ func (c *faultConn) Write(b []byte) (int, error) {
 	defer c.mu.Unlock()
 	c.wbuf = append(c.wbuf, b...)
 	for {
-		n := split(c.wbuf)
+		n := splitPacket(c.wbuf)
 		if n == 0 {
 			break
 		}
 		p := c.wbuf[:n]
-		e := describe(p, false)
+		e := describePacket(p, false)
 		e.dropped = c.dropOut[e.typ]
 		if !e.dropped {
 			if _, err := c.Conn.Write(p); err != nil {
@@ -245,13 +245,13 @@ func (c *faultConn) Read(b []byte) (int, error) {
 		n, err := c.Conn.Read(buf[:])
 		c.rraw = append(c.rraw, buf[:n]...)
 		for {
-			m := split(c.rraw)
+			m := splitPacket(c.rraw)
 			if m == 0 {
 				break
 			}
 			p := c.rraw[:m]
 			c.mu.Lock()
-			e := describe(p, true)
+			e := describePacket(p, true)
 			e.dropped = c.dropIn[e.typ]
 			c.record(e)
 			c.mu.Unlock()
@@ -309,7 +309,7 @@ func dialV5Held(t testing.TB, s *Server, st *state.State, cp *paho.Connect) *v5h
 		cfg.Session = st
 	}
 	c.Client = paho.NewClient(cfg)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), patience)
 	defer cancel()
 	ca, err := c.Connect(ctx, cp)
 	if err != nil {
@@ -326,7 +326,7 @@ func dialV5Held(t testing.TB, s *Server, st *state.State, cp *paho.Connect) *v5h
 // waitFor waits until the client has received n messages carrying payload and returns them.
 func (c *v5held) waitFor(t testing.TB, payload string, n int) []*paho.Publish {
 	t.Helper()
-	deadline := time.After(15 * time.Second)
+	deadline := time.After(patience)
 	for {
 		c.mu.Lock()
 		var got []*paho.Publish
@@ -376,7 +376,7 @@ func (c *v5held) lose(t testing.TB) {
 	c.fc.lose()
 	select {
 	case <-c.Done():
-	case <-time.After(15 * time.Second):
+	case <-time.After(patience):
 		t.Fatal("paho client did not notice the lost connection")
 	}
 }
@@ -396,9 +396,9 @@ func newV3Held(t testing.TB, s *Server, id string, clean bool) *v3held {
 	c := &v3held{changed: make(chan struct{}), lost: make(chan struct{}, 4)}
 	o := mqtt.NewClientOptions().AddBroker("tcp://" + s.TCPAddr()).SetClientID(id).SetCleanSession(clean).
 		SetAutoReconnect(false).SetConnectRetry(false).SetProtocolVersion(4).SetKeepAlive(60 * time.Second).
-		SetAutoAckDisabled(true).
+		SetAutoAckDisabled(true).SetConnectTimeout(patience).
 		SetCustomOpenConnectionFn(func(*url.URL, mqtt.ClientOptions) (net.Conn, error) {
-			nc, err := net.DialTimeout("tcp", s.TCPAddr(), 5*time.Second)
+			nc, err := net.DialTimeout("tcp", s.TCPAddr(), patience)
 			if err != nil {
 				return nil, err
 			}
@@ -425,7 +425,7 @@ func newV3Held(t testing.TB, s *Server, id string, clean bool) *v3held {
 func (c *v3held) connect(t testing.TB) bool {
 	t.Helper()
 	tok := c.Connect()
-	if !tok.WaitTimeout(15*time.Second) || tok.Error() != nil {
+	if !tok.WaitTimeout(patience) || tok.Error() != nil {
 		t.Fatalf("connect: %v", tok.Error())
 	}
 	return tok.(*mqtt.ConnectToken).SessionPresent()
@@ -439,7 +439,7 @@ func (c *v3held) conn() *faultConn {
 
 func (c *v3held) waitFor(t testing.TB, payload string, n int) []mqtt.Message {
 	t.Helper()
-	deadline := time.After(15 * time.Second)
+	deadline := time.After(patience)
 	for {
 		c.mu.Lock()
 		var got []mqtt.Message
@@ -479,7 +479,125 @@ func (c *v3held) lose(t testing.TB) {
 	c.conn().lose()
 	select {
 	case <-c.lost:
-	case <-time.After(15 * time.Second):
+	case <-time.After(patience):
 		t.Fatal("paho.mqtt.golang did not report the lost connection")
+	}
+}
+
+// patience is how long the real-client tests wait for an event: the machine may be loaded and -race is slow, so
+// only a broken broker should ever reach it.
+const patience = 20 * time.Second
+
+// ctxPatient is a context for one paho.golang call.
+func ctxPatient(t testing.TB) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), patience)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// waitTok waits for a paho.mqtt.golang token and fails the test on error.
+func waitTok(t testing.TB, tok mqtt.Token) {
+	t.Helper()
+	if !tok.WaitTimeout(patience) || tok.Error() != nil {
+		t.Fatalf("token: %v", tok.Error())
+	}
+}
+
+// dialV5Patient is dialV5 with patient timeouts.
+func dialV5Patient(t testing.TB, s *Server, cp *paho.Connect) *v5client {
+	t.Helper()
+	conn, err := net.DialTimeout("tcp", s.TCPAddr(), patience)
+	if err != nil {
+		t.Fatalf("dial: %v", err)
+	}
+	vc := &v5client{arrived: make(chan struct{}, 1000), serverDC: make(chan *paho.Disconnect, 1)}
+	vc.Client = paho.NewClient(paho.ClientConfig{
+		ClientID: cp.ClientID,
+		Conn:     conn,
+		OnPublishReceived: []func(paho.PublishReceived) (bool, error){func(pr paho.PublishReceived) (bool, error) {
+			vc.mu.Lock()
+			vc.got = append(vc.got, pr.Packet)
+			vc.mu.Unlock()
+			select {
+			case vc.arrived <- struct{}{}:
+			default:
+			}
+			return true, nil
+		}},
+		OnServerDisconnect: func(d *paho.Disconnect) {
+			select {
+			case vc.serverDC <- d:
+			default:
+			}
+		},
+		OnClientError: func(error) {},
+	})
+	ca, err := vc.Connect(ctxPatient(t), cp)
+	if err != nil {
+		conn.Close()
+		t.Fatalf("connect %q: %v", cp.ClientID, err)
+	}
+	vc.connack = ca
+	t.Cleanup(func() {
+		vc.Disconnect(&paho.Disconnect{})
+		<-vc.Done()
+	})
+	return vc
+}
+
+// waitPatient waits until c has received at least n messages and returns them.
+func (c *v5client) waitPatient(t testing.TB, n int) []*paho.Publish {
+	t.Helper()
+	deadline := time.After(patience)
+	for {
+		c.mu.Lock()
+		if len(c.got) >= n {
+			got := append([]*paho.Publish(nil), c.got...)
+			c.mu.Unlock()
+			return got
+		}
+		c.mu.Unlock()
+		select {
+		case <-c.arrived:
+		case <-deadline:
+			t.Fatalf("got %d messages, want %d", c.count(), n)
+		}
+	}
+}
+
+// dialV3Patient is dialV3 (persistent session unless clean) with patient timeouts.
+func dialV3Patient(t testing.TB, s *Server, id string, clean bool) *v3client {
+	t.Helper()
+	vc := &v3client{}
+	o := mqtt.NewClientOptions().AddBroker("tcp://" + s.TCPAddr()).SetClientID(id).SetCleanSession(clean).
+		SetAutoReconnect(false).SetProtocolVersion(4).SetKeepAlive(60 * time.Second).SetConnectTimeout(patience).
+		SetDefaultPublishHandler(func(_ mqtt.Client, m mqtt.Message) {
+			vc.mu.Lock()
+			vc.got = append(vc.got, m)
+			vc.mu.Unlock()
+		})
+	vc.Client = mqtt.NewClient(o)
+	waitTok(t, vc.Connect())
+	t.Cleanup(func() { vc.Disconnect(0) })
+	return vc
+}
+
+// waitPatient waits until c has received at least n messages and returns them.
+func (c *v3client) waitPatient(t testing.TB, n int) []mqtt.Message {
+	t.Helper()
+	deadline := time.Now().Add(patience)
+	for {
+		c.mu.Lock()
+		if len(c.got) >= n {
+			got := append([]mqtt.Message(nil), c.got...)
+			c.mu.Unlock()
+			return got
+		}
+		have := len(c.got)
+		c.mu.Unlock()
+		if time.Now().After(deadline) {
+			t.Fatalf("got %d messages, want %d", have, n)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

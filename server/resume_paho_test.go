@@ -3,7 +3,6 @@ package server
 import (
 	"fmt"
 	"testing"
-	"time"
 
 	"github.com/eclipse/paho.golang/paho"
 	"github.com/eclipse/paho.golang/paho/session/state"
@@ -23,13 +22,13 @@ func TestPaho5ResumeRedeliversHeldAcks(t *testing.T) {
 	cp := &paho.Connect{ClientID: "held5", CleanStart: true, KeepAlive: 60,
 		Properties: &paho.ConnectProperties{SessionExpiryInterval: u32(300)}}
 	sub := dialV5Held(t, s, st, cp)
-	if _, err := sub.Subscribe(ctx5s(t), &paho.Subscribe{Subscriptions: []paho.SubscribeOptions{{Topic: "held/#", QoS: 2}}}); err != nil {
+	if _, err := sub.Subscribe(ctxPatient(t), &paho.Subscribe{Subscriptions: []paho.SubscribeOptions{{Topic: "held/#", QoS: 2}}}); err != nil {
 		t.Fatal(err)
 	}
-	pub := dialV5(t, s, &paho.Connect{ClientID: "held5-pub", CleanStart: true})
+	pub := dialV5Patient(t, s, &paho.Connect{ClientID: "held5-pub", CleanStart: true})
 	publish := func(payload string, qos byte) {
 		t.Helper()
-		if _, err := pub.Publish(ctx5s(t), &paho.Publish{Topic: "held/x", QoS: qos, Payload: []byte(payload)}); err != nil {
+		if _, err := pub.Publish(ctxPatient(t), &paho.Publish{Topic: "held/x", QoS: qos, Payload: []byte(payload)}); err != nil {
 			t.Fatalf("publish %q: %v", payload, err)
 		}
 	}
@@ -95,17 +94,17 @@ func TestPaho3ResumeRedeliversHeldAcks(t *testing.T) {
 	s := startBroker(t, nil)
 	sub := newV3Held(t, s, "held3", false)
 	sub.connect(t)
-	wait(t, sub.Subscribe("held/#", 2, nil))
-	pub := dialV3(t, s, "held3-pub", true, nil)
+	waitTok(t, sub.Subscribe("held/#", 2, nil))
+	pub := dialV3Patient(t, s, "held3-pub", true)
 
 	fc := sub.conn()
 	fc.holdOut(true, pktPubcomp)
-	wait(t, pub.Publish("held/x", 2, false, "comp"))
+	waitTok(t, pub.Publish("held/x", 2, false, "comp"))
 	comp := sub.waitFor(t, "comp", 1)[0]
 	comp.Ack()
 	fc.waitCount(t, "held PUBCOMP", 1, isPkt(false, pktPubcomp, comp.MessageID()))
-	wait(t, pub.Publish("held/x", 1, false, "one"))
-	wait(t, pub.Publish("held/x", 2, false, "two"))
+	waitTok(t, pub.Publish("held/x", 1, false, "one"))
+	waitTok(t, pub.Publish("held/x", 2, false, "two"))
 	for _, m := range append(sub.waitFor(t, "one", 1), sub.waitFor(t, "two", 1)...) {
 		if m.Duplicate() {
 			t.Fatalf("first delivery of %q has DUP set", m.Payload())
@@ -134,7 +133,7 @@ func TestPaho3ResumeRedeliversHeldAcks(t *testing.T) {
 	again["two"].Ack()
 	fc2.waitCount(t, "PUBCOMP for the re-sent QoS 2 message", 1, isPkt(false, pktPubcomp, again["two"].MessageID()))
 
-	wait(t, pub.Publish("held/x", 1, false, "end"))
+	waitTok(t, pub.Publish("held/x", 1, false, "end"))
 	sub.waitFor(t, "end", 1)[0].Ack()
 	if n := sub.received("comp"); n != 1 {
 		t.Fatalf("QoS 2 message %q received %d times, want exactly once", "comp", n)
@@ -154,8 +153,8 @@ func TestPaho3ResumeRedeliversHeldAcks(t *testing.T) {
 
 func TestPaho5QoS2ResentPublishDeliveredOnce(t *testing.T) {
 	s := startBroker(t, nil)
-	sub := dialV5(t, s, &paho.Connect{ClientID: "once5-sub", CleanStart: true})
-	if _, err := sub.Subscribe(ctx5s(t), &paho.Subscribe{Subscriptions: []paho.SubscribeOptions{{Topic: "once/#", QoS: 2}}}); err != nil {
+	sub := dialV5Patient(t, s, &paho.Connect{ClientID: "once5-sub", CleanStart: true})
+	if _, err := sub.Subscribe(ctxPatient(t), &paho.Subscribe{Subscriptions: []paho.SubscribeOptions{{Topic: "once/#", QoS: 2}}}); err != nil {
 		t.Fatal(err)
 	}
 	st := state.NewInMemory()
@@ -164,9 +163,9 @@ func TestPaho5QoS2ResentPublishDeliveredOnce(t *testing.T) {
 		Properties: &paho.ConnectProperties{SessionExpiryInterval: u32(300)}}
 	pub := dialV5Held(t, s, st, cp)
 	pub.fc.holdIn(true, pktPubrec)
-	go pub.Publish(ctx5s(t), &paho.Publish{Topic: "once/x", QoS: 2, Payload: []byte("once")}) // never completes on this connection
+	go pub.Publish(ctxPatient(t), &paho.Publish{Topic: "once/x", QoS: 2, Payload: []byte("once")}) // never completes on this connection
 	pub.fc.waitCount(t, "held PUBREC", 1, isPkt(true, pktPubrec, 0))
-	sub.waitN(t, 1)
+	sub.waitPatient(t, 1)
 
 	pub.lose(t)
 	cp.CleanStart = false
@@ -174,10 +173,10 @@ func TestPaho5QoS2ResentPublishDeliveredOnce(t *testing.T) {
 	pub2.fc.waitCount(t, "re-sent PUBLISH with DUP", 1, func(e pktEvent) bool { return !e.in && e.typ == pktPublish && e.dup })
 	pub2.fc.waitCount(t, "PUBCOMP", 1, isPkt(true, pktPubcomp, 0))
 
-	if _, err := pub2.Publish(ctx5s(t), &paho.Publish{Topic: "once/x", QoS: 1, Payload: []byte("end")}); err != nil {
+	if _, err := pub2.Publish(ctxPatient(t), &paho.Publish{Topic: "once/x", QoS: 1, Payload: []byte("end")}); err != nil {
 		t.Fatal(err)
 	}
-	got := sub.waitN(t, 2)
+	got := sub.waitPatient(t, 2)
 	if string(got[0].Payload) != "once" || string(got[len(got)-1].Payload) != "end" || len(got) != 2 {
 		var ps []string
 		for _, p := range got {
@@ -189,15 +188,15 @@ func TestPaho5QoS2ResentPublishDeliveredOnce(t *testing.T) {
 
 func TestPaho3QoS2ResentPublishDeliveredOnce(t *testing.T) {
 	s := startBroker(t, nil)
-	sub := dialV3(t, s, "once3-sub", true, nil)
-	wait(t, sub.Subscribe("once/#", 2, nil))
+	sub := dialV3Patient(t, s, "once3-sub", true)
+	waitTok(t, sub.Subscribe("once/#", 2, nil))
 	pub := newV3Held(t, s, "once3-pub", false)
 	pub.connect(t)
 	fc := pub.conn()
 	fc.holdIn(true, pktPubrec)
-	tok := pub.Publish("once/x", 2, false, "once")
+	pub.Publish("once/x", 2, false, "once") // completes only on the next connection
 	fc.waitCount(t, "held PUBREC", 1, isPkt(true, pktPubrec, 0))
-	sub.waitN(t, 1)
+	sub.waitPatient(t, 1)
 
 	pub.lose(t)
 	if !pub.connect(t) { // paho.mqtt.golang re-sends the PUBLISH from its store, DUP set
@@ -206,10 +205,9 @@ func TestPaho3QoS2ResentPublishDeliveredOnce(t *testing.T) {
 	fc2 := pub.conn()
 	fc2.waitCount(t, "re-sent PUBLISH with DUP", 1, func(e pktEvent) bool { return !e.in && e.typ == pktPublish && e.dup })
 	fc2.waitCount(t, "PUBCOMP", 1, isPkt(true, pktPubcomp, 0))
-	tok.WaitTimeout(time.Second)
 
-	wait(t, pub.Publish("once/x", 1, false, "end"))
-	got := sub.waitN(t, 2)
+	waitTok(t, pub.Publish("once/x", 1, false, "end"))
+	got := sub.waitPatient(t, 2)
 	var ps []string
 	for _, m := range got {
 		ps = append(ps, string(m.Payload()))

@@ -9,8 +9,8 @@ import (
 	"time"
 )
 
-// requireTool fails the test when a client tool that .ci/run installs is missing (skips only under -short).
-func requireTool(t *testing.T, name, pkg string) {
+// requireClientTool fails the test when a client tool that .ci/run installs is missing (skips only under -short).
+func requireClientTool(t *testing.T, name, pkg string) {
 	t.Helper()
 	if _, err := exec.LookPath(name); err != nil {
 		if testing.Short() {
@@ -24,8 +24,8 @@ func requireTool(t *testing.T, name, pkg string) {
 // messages sent because of a new subscription [MQTT-3.3.1-8], clear on messages delivered live to an existing
 // subscription, even when published with RETAIN [MQTT-3.3.1-9, MQTT-3.3.1-12].
 func TestMosquittoRetainFlag(t *testing.T) {
-	requireTool(t, "mosquitto_sub", "mosquitto-clients")
-	requireTool(t, "mosquitto_pub", "mosquitto-clients")
+	requireClientTool(t, "mosquitto_sub", "mosquitto-clients")
+	requireClientTool(t, "mosquitto_pub", "mosquitto-clients")
 	s := startBroker(t, nil)
 	host, port, _ := strings.Cut(s.TCPAddr(), ":")
 	for _, v := range []string{"mqttv311", "mqttv5", "mqttv31"} {

@@ -11,8 +11,8 @@ import (
 // Shared subscriptions with real clients: every member of the group gets a share of the messages, and each
 // message reaches exactly one member [MQTT-4.8.2].
 
-// member is one shared-subscription member as the tests see it: the payloads it received.
-type member struct {
+// shareMember is one shared-subscription member as the tests see it: the payloads it received.
+type shareMember struct {
 	name     string
 	payloads func() []string
 }
@@ -43,7 +43,7 @@ func v3payloads(c *v3client) func() []string {
 
 // checkShares waits until the members together hold n messages, then requires each of msg0..msg(n-1) exactly once
 // across the group and every member to hold more than n/(2·members): round robin gives each n/members.
-func checkShares(t *testing.T, n int, members []member) {
+func checkShares(t *testing.T, n int, members []shareMember) {
 	t.Helper()
 	total := func() (int, []int) {
 		sum, per := 0, make([]int, len(members))
@@ -92,18 +92,18 @@ func checkShares(t *testing.T, n int, members []member) {
 
 func TestPaho5SharedSubscriptionEveryMemberShares(t *testing.T) {
 	s := startBroker(t, nil)
-	var members []member
+	var members []shareMember
 	for _, id := range []string{"sh-a", "sh-b", "sh-c"} {
-		c := dialV5(t, s, &paho.Connect{ClientID: id, CleanStart: true})
-		if _, err := c.Subscribe(ctx5s(t), &paho.Subscribe{Subscriptions: []paho.SubscribeOptions{{Topic: "$share/g/work/+", QoS: 1}}}); err != nil {
+		c := dialV5Patient(t, s, &paho.Connect{ClientID: id, CleanStart: true})
+		if _, err := c.Subscribe(ctxPatient(t), &paho.Subscribe{Subscriptions: []paho.SubscribeOptions{{Topic: "$share/g/work/+", QoS: 1}}}); err != nil {
 			t.Fatal(err)
 		}
-		members = append(members, member{id, v5payloads(c)})
+		members = append(members, shareMember{id, v5payloads(c)})
 	}
-	pub := dialV5(t, s, &paho.Connect{ClientID: "sh-pub", CleanStart: true})
+	pub := dialV5Patient(t, s, &paho.Connect{ClientID: "sh-pub", CleanStart: true})
 	const n = 60
 	for i := 0; i < n; i++ {
-		if _, err := pub.Publish(ctx5s(t), &paho.Publish{Topic: "work/x", QoS: 1, Payload: fmt.Appendf(nil, "msg%d", i)}); err != nil {
+		if _, err := pub.Publish(ctxPatient(t), &paho.Publish{Topic: "work/x", QoS: 1, Payload: fmt.Appendf(nil, "msg%d", i)}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -113,21 +113,21 @@ func TestPaho5SharedSubscriptionEveryMemberShares(t *testing.T) {
 // TestPahoSharedSubscriptionMixedQoS2: members on both paho libraries (MQTT 5 and 3.1.1), QoS 2.
 func TestPahoSharedSubscriptionMixedQoS2(t *testing.T) {
 	s := startBroker(t, nil)
-	var members []member
+	var members []shareMember
 	for _, id := range []string{"shm-5a", "shm-5b"} {
-		c := dialV5(t, s, &paho.Connect{ClientID: id, CleanStart: true})
-		if _, err := c.Subscribe(ctx5s(t), &paho.Subscribe{Subscriptions: []paho.SubscribeOptions{{Topic: "$share/mixed/jobs/#", QoS: 2}}}); err != nil {
+		c := dialV5Patient(t, s, &paho.Connect{ClientID: id, CleanStart: true})
+		if _, err := c.Subscribe(ctxPatient(t), &paho.Subscribe{Subscriptions: []paho.SubscribeOptions{{Topic: "$share/mixed/jobs/#", QoS: 2}}}); err != nil {
 			t.Fatal(err)
 		}
-		members = append(members, member{id, v5payloads(c)})
+		members = append(members, shareMember{id, v5payloads(c)})
 	}
-	c3 := dialV3(t, s, "shm-3", true, nil)
-	wait(t, c3.Subscribe("$share/mixed/jobs/#", 2, nil))
-	members = append(members, member{"shm-3", v3payloads(c3)})
-	pub := dialV3(t, s, "shm-pub", true, nil)
+	c3 := dialV3Patient(t, s, "shm-3", true)
+	waitTok(t, c3.Subscribe("$share/mixed/jobs/#", 2, nil))
+	members = append(members, shareMember{"shm-3", v3payloads(c3)})
+	pub := dialV3Patient(t, s, "shm-pub", true)
 	const n = 45
 	for i := 0; i < n; i++ {
-		wait(t, pub.Publish("jobs/a/b", 2, false, fmt.Sprintf("msg%d", i)))
+		waitTok(t, pub.Publish("jobs/a/b", 2, false, fmt.Sprintf("msg%d", i)))
 	}
 	checkShares(t, n, members)
 }

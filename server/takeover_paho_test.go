@@ -21,14 +21,14 @@ func TestPaho5TakeoverWithMessagesInFlight(t *testing.T) {
 	t.Cleanup(func() { st.Close() })
 	first := dialV5Held(t, s, st, &paho.Connect{ClientID: "tk5", CleanStart: true, KeepAlive: 60,
 		Properties: &paho.ConnectProperties{SessionExpiryInterval: u32(300)}})
-	if _, err := first.Subscribe(ctx5s(t), &paho.Subscribe{Subscriptions: []paho.SubscribeOptions{{Topic: "tk/#", QoS: 1}}}); err != nil {
+	if _, err := first.Subscribe(ctxPatient(t), &paho.Subscribe{Subscriptions: []paho.SubscribeOptions{{Topic: "tk/#", QoS: 1}}}); err != nil {
 		t.Fatal(err)
 	}
-	pub := dialV5(t, s, &paho.Connect{ClientID: "tk5-pub", CleanStart: true})
+	pub := dialV5Patient(t, s, &paho.Connect{ClientID: "tk5-pub", CleanStart: true})
 	publish := func(from, to int) {
 		t.Helper()
 		for i := from; i < to; i++ {
-			if _, err := pub.Publish(ctx5s(t), &paho.Publish{Topic: "tk/x", QoS: 1, Payload: fmt.Appendf(nil, "m%d", i)}); err != nil {
+			if _, err := pub.Publish(ctxPatient(t), &paho.Publish{Topic: "tk/x", QoS: 1, Payload: fmt.Appendf(nil, "m%d", i)}); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -42,13 +42,13 @@ func TestPaho5TakeoverWithMessagesInFlight(t *testing.T) {
 	}
 	first.fc.waitCount(t, "PUBACK", takeoverHeld, isPkt(false, pktPuback, 0))
 
-	second := dialV5(t, s, &paho.Connect{ClientID: "tk5", CleanStart: false, KeepAlive: 60,
+	second := dialV5Patient(t, s, &paho.Connect{ClientID: "tk5", CleanStart: false, KeepAlive: 60,
 		Properties: &paho.ConnectProperties{SessionExpiryInterval: u32(300)}})
 	if !second.connack.SessionPresent {
 		t.Fatal("session not present on takeover")
 	}
 	publish(2*takeoverHeld, 3*takeoverHeld)
-	got := second.waitN(t, 2*takeoverHeld)
+	got := second.waitPatient(t, 2*takeoverHeld)
 	for i, p := range got {
 		want := fmt.Sprintf("m%d", takeoverHeld+i)
 		if i >= 2*takeoverHeld || string(p.Payload) != want {
@@ -64,12 +64,12 @@ func TestPaho3TakeoverWithMessagesInFlight(t *testing.T) {
 	s := startBroker(t, nil)
 	first := newV3Held(t, s, "tk3", false)
 	first.connect(t)
-	wait(t, first.Subscribe("tk/#", 1, nil))
-	pub := dialV3(t, s, "tk3-pub", true, nil)
+	waitTok(t, first.Subscribe("tk/#", 1, nil))
+	pub := dialV3Patient(t, s, "tk3-pub", true)
 	publish := func(from, to int) {
 		t.Helper()
 		for i := from; i < to; i++ {
-			wait(t, pub.Publish("tk/x", 1, false, fmt.Sprintf("m%d", i)))
+			waitTok(t, pub.Publish("tk/x", 1, false, fmt.Sprintf("m%d", i)))
 		}
 	}
 	publish(0, 2*takeoverHeld)
@@ -81,9 +81,9 @@ func TestPaho3TakeoverWithMessagesInFlight(t *testing.T) {
 	}
 	first.conn().waitCount(t, "PUBACK", takeoverHeld, isPkt(false, pktPuback, 0))
 
-	second := dialV3(t, s, "tk3", false, nil)
+	second := dialV3Patient(t, s, "tk3", false)
 	publish(2*takeoverHeld, 3*takeoverHeld)
-	got := second.waitN(t, 2*takeoverHeld)
+	got := second.waitPatient(t, 2*takeoverHeld)
 	for i, m := range got {
 		want := fmt.Sprintf("m%d", takeoverHeld+i)
 		if i >= 2*takeoverHeld || string(m.Payload()) != want {

@@ -12,7 +12,7 @@ import (
 // waitTopic waits until c has received a message on topic and returns when it arrived.
 func (c *v5client) waitTopic(t testing.TB, topic string) time.Time {
 	t.Helper()
-	deadline := time.After(20 * time.Second)
+	deadline := time.After(patience)
 	for {
 		if c.countTopic(topic) > 0 {
 			return time.Now()
@@ -49,8 +49,8 @@ func willConnect(id, topic string, delay uint32) *paho.Connect {
 // [MQTT-3.1.3-9].
 func TestPaho5WillDelayHonoured(t *testing.T) {
 	s := startBroker(t, nil)
-	watcher := dialV5(t, s, &paho.Connect{ClientID: "wd-watch", CleanStart: true})
-	if _, err := watcher.Subscribe(ctx5s(t), &paho.Subscribe{Subscriptions: []paho.SubscribeOptions{{Topic: "wd/#", QoS: 1}}}); err != nil {
+	watcher := dialV5Patient(t, s, &paho.Connect{ClientID: "wd-watch", CleanStart: true})
+	if _, err := watcher.Subscribe(ctxPatient(t), &paho.Subscribe{Subscriptions: []paho.SubscribeOptions{{Topic: "wd/#", QoS: 1}}}); err != nil {
 		t.Fatal(err)
 	}
 	const delay = 2
@@ -76,15 +76,15 @@ func TestPaho5WillDelayHonoured(t *testing.T) {
 // first will would have been due.
 func TestPaho5WillDelayCancelledByReconnect(t *testing.T) {
 	s := startBroker(t, nil)
-	watcher := dialV5(t, s, &paho.Connect{ClientID: "wdc-watch", CleanStart: true})
-	if _, err := watcher.Subscribe(ctx5s(t), &paho.Subscribe{Subscriptions: []paho.SubscribeOptions{{Topic: "wdc/#", QoS: 1}}}); err != nil {
+	watcher := dialV5Patient(t, s, &paho.Connect{ClientID: "wdc-watch", CleanStart: true})
+	if _, err := watcher.Subscribe(ctxPatient(t), &paho.Subscribe{Subscriptions: []paho.SubscribeOptions{{Topic: "wdc/#", QoS: 1}}}); err != nil {
 		t.Fatal(err)
 	}
 	const delay = 4
 	back := dialV5Held(t, s, nil, willConnect("wdc-back", "wdc/back", delay))
 	control := dialV5Held(t, s, nil, willConnect("wdc-control", "wdc/control", delay))
 	back.lose(t)
-	again := dialV5(t, s, &paho.Connect{ClientID: "wdc-back", CleanStart: false, KeepAlive: 60,
+	again := dialV5Patient(t, s, &paho.Connect{ClientID: "wdc-back", CleanStart: false, KeepAlive: 60,
 		Properties: &paho.ConnectProperties{SessionExpiryInterval: u32(300)}})
 	if !again.connack.SessionPresent {
 		t.Fatal("session not present on reconnect")
@@ -105,10 +105,10 @@ func TestPaho5WillDelayCancelledByReconnect(t *testing.T) {
 // Session Expiry Interval and gone after it [MQTT-3.1.2-23].
 func TestPaho5SessionExpiry(t *testing.T) {
 	s := startBroker(t, nil)
-	pub := dialV5(t, s, &paho.Connect{ClientID: "se-pub", CleanStart: true})
+	pub := dialV5Patient(t, s, &paho.Connect{ClientID: "se-pub", CleanStart: true})
 	publish := func(payload string) {
 		t.Helper()
-		if _, err := pub.Publish(ctx5s(t), &paho.Publish{Topic: "se/x", QoS: 1, Payload: []byte(payload)}); err != nil {
+		if _, err := pub.Publish(ctxPatient(t), &paho.Publish{Topic: "se/x", QoS: 1, Payload: []byte(payload)}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -116,7 +116,7 @@ func TestPaho5SessionExpiry(t *testing.T) {
 	cp := &paho.Connect{ClientID: "se", CleanStart: true, KeepAlive: 60,
 		Properties: &paho.ConnectProperties{SessionExpiryInterval: u32(expiry)}}
 	c := dialV5Held(t, s, nil, cp)
-	if _, err := c.Subscribe(ctx5s(t), &paho.Subscribe{Subscriptions: []paho.SubscribeOptions{{Topic: "se/#", QoS: 1}}}); err != nil {
+	if _, err := c.Subscribe(ctxPatient(t), &paho.Subscribe{Subscriptions: []paho.SubscribeOptions{{Topic: "se/#", QoS: 1}}}); err != nil {
 		t.Fatal(err)
 	}
 	c.lose(t)
@@ -149,7 +149,7 @@ func TestPaho5SessionExpiry(t *testing.T) {
 	if c3.connack.SessionPresent {
 		t.Fatal("session present after its expiry interval")
 	}
-	if _, err := c3.Subscribe(ctx5s(t), &paho.Subscribe{Subscriptions: []paho.SubscribeOptions{{Topic: "se/#", QoS: 1}}}); err != nil {
+	if _, err := c3.Subscribe(ctxPatient(t), &paho.Subscribe{Subscriptions: []paho.SubscribeOptions{{Topic: "se/#", QoS: 1}}}); err != nil {
 		t.Fatal(err)
 	}
 	publish("after")
