@@ -8,8 +8,9 @@
 //     connects through PROXY_WS_URL, a TCP proxy of the Go test that resets both sockets when CUT_URL is fetched
 //     and reports what the page had sent (no close frame and no DISCONNECT may be among it).
 // It runs for MQTT 3.1.1 and 5.0 in the browser. Environment: WS_URL (ws://127.0.0.1:8083/mqtt),
-// TCP_URL (mqtt://127.0.0.1:1883), PROXY_WS_URL and CUT_URL (required), CHROMIUM (/usr/bin/chromium),
-// MAX_SIZE (largest payload, default 1 MiB).
+// TCP_URL (mqtt://127.0.0.1:1883), CHROMIUM (/usr/bin/chromium), MAX_SIZE (largest payload, default 1 MiB),
+// PROXY_WS_URL and CUT_URL (set by browser_test.go; run by hand without them, the network-loss will is left out
+// and a line says so, and browser_test.go fails if its proxy did not cut one connection per protocol version).
 // It prints one JSON line per check and exits 0 only when every check passed.
 import { chromium } from 'playwright-core';
 import mqtt from 'mqtt';
@@ -173,7 +174,12 @@ async function exchange(browser, version) {
 
   // Will: a page connects with a will, then ends without DISCONNECT, once by closing the page (the browser sends a
   // WebSocket close frame), once by losing its network connection (the proxy resets it: the broker sees only RST).
-  for (const how of ['page closed', 'network lost']) {
+  const ends = ['page closed', 'network lost'];
+  if (!PROXY_WS_URL || !CUT_URL) {
+    ends.pop();
+    console.log(JSON.stringify({ check: `v${version} browser will -> tcp (network lost)`, left_out: 'PROXY_WS_URL and CUT_URL are not set' }));
+  }
+  for (const how of ends) {
     const wt = `${tag}/will/${how.replace(' ', '-')}`;
     granted = await tcpSubscribe(wt, 2);
     report(`v${version} tcp subscribe ${wt} granted qos2`, grantedOK(granted, wt, 2), { granted });
@@ -208,7 +214,6 @@ async function exchange(browser, version) {
 }
 
 async function main() {
-  if (!PROXY_WS_URL || !CUT_URL) throw new Error('PROXY_WS_URL and CUT_URL must be set (browser_test.go sets them)');
   const srv = await servePage();
   pageURL = `http://127.0.0.1:${srv.address().port}/`;
   const browser = await chromium.launch({
