@@ -102,12 +102,21 @@ var mutations = []mutation{
 		pkgs: serverPkgs,
 	},
 	{
+		name: "will-on-connection-loss-off",
+		what: "a connection lost without DISCONNECT is treated as a normal disconnect: no will",
+		dir:  "server",
+		old:  "if cl.normalDisconnect && will != nil {",
+		new:  "if will != nil {",
+		run:  `Will|Browser`,
+		pkgs: browserPkgs,
+	},
+	{
 		name: "ws-upgrade-dropped",
 		what: "every WebSocket upgrade request is left unanswered",
 		dir:  "server/ws",
 		old:  "\tvar req request\n",
 		new:  "\treturn Result{}, 1, nil // mutation: every upgrade waits for bytes that never come\n\tvar req request\n",
-		run:  `WS|WebSocket|Browser|Upgrade`,
+		run:  `WSPaho|WS_|WebSocket|Browser|TestUpgrade`,
 		pkgs: wsPkgs,
 	},
 }
@@ -223,7 +232,7 @@ func (r *runner) run(sel []mutation, baseline bool) bool {
 		case len(res.caught) == 0:
 			verdict, ok = "SURVIVED", false
 		}
-		fmt.Printf("%-26s %s\n", res.m.name, verdict)
+		fmt.Printf("%-28s %s\n", res.m.name, verdict)
 	}
 	return ok
 }
