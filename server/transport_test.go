@@ -434,3 +434,27 @@ func TestLayerUnderWebSocket(t *testing.T) {
 		t.Fatalf("%d xor layers made, want one per WebSocket connection (2)", n)
 	}
 }
+
+func TestSniffTransport(t *testing.T) {
+	tests := []struct {
+		in        string
+		transport uint8
+		decided   bool
+	}{
+		{"", transportSniff, false},
+		{"G", transportSniff, false},
+		{"GE", transportSniff, false},
+		{"GET", transportSniff, false},
+		{"GET ", transportWS, true},
+		{"GET /mqtt HTTP/1.1\r\n", transportWS, true},
+		{"\x10\x0c\x00\x04MQTT", transportTCP, true},
+		{"GEX", transportTCP, true},
+		{"POST /", transportTCP, true},
+	}
+	for _, tt := range tests {
+		got, decided := sniffTransport([]byte(tt.in))
+		if got != tt.transport || decided != tt.decided {
+			t.Errorf("%q: transport %d decided %v, want %d %v", tt.in, got, decided, tt.transport, tt.decided)
+		}
+	}
+}
