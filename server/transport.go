@@ -143,7 +143,7 @@ func (cl *client) inbound(raw []byte) int {
 			cl.closeNow("transport closed")
 			break
 		}
-		if r.Consumed == 0 && len(r.Data) == 0 && !replied {
+		if !r.More && (off == len(raw) || r.Consumed == 0 && len(r.Data) == 0 && !replied) {
 			break // waiting for more bytes
 		}
 	}

@@ -24,11 +24,11 @@ type Layer interface {
 	// Close or Err verdict calls for (a close frame with the violated rule's code, the echo of the peer's close)
 	// is not a reply: the layer says it in Closing, after the answers to Data have gone out through Outbound.
 	//
-	// The caller calls Inbound whenever bytes arrive, and again, on the rest, as long as a call made progress
-	// (consumed bytes, returned data, or replied); so a layer may stop early, after a handshake whose answer must
-	// go out before the answers to the data behind it, or at a control message. A call that makes no progress
-	// waits for more bytes. peer is the address of the party below: the TCP peer, or the client a lower layer
-	// named (see ClientAddr).
+	// The caller calls Inbound whenever bytes arrive, and again, on the rest, as long as bytes remain and a call
+	// made progress (consumed bytes, returned data, or replied), or the call set More; so a layer may stop early,
+	// after a handshake whose answer must go out before the answers to the data behind it, or at a control
+	// message. A call that makes no progress waits for more bytes. peer is the address of the party below: the
+	// TCP peer, or the client a lower layer named (see ClientAddr).
 	Inbound(raw []byte, peer net.Addr, reply *Vec) Result
 	// Outbound appends to out the slices that carry data (the bytes of the layer above, in order) in this layer's
 	// form: bytes it makes (a frame header, an encrypted record) go in out.Scratch; data itself is referenced, not
@@ -50,6 +50,9 @@ type Result struct {
 	Consumed int
 	// Data holds the bytes for the layer above, valid until the next call.
 	Data []byte
+	// More says the layer made progress and still holds bytes it has not handed up (a stack's upper layer stopped
+	// early on bytes the lower one decoded): call again, even with no new raw bytes.
+	More bool
 	// Close asks for the connection to be closed once Data is handled and the replies are sent.
 	Close bool
 	// Err is a violation of this layer's protocol; the connection closes. The layer's answer to it (a close frame,
@@ -85,7 +88,9 @@ func (v *Vec) Len() int {
 
 // Reset empties v for the next write, keeping its arrays but not the slices it referenced.
 func (v *Vec) Reset() {
-	clear(v.Bufs)
+	for i := range v.Bufs { // usually two slices: cheaper than clear's bulk barrier
+		v.Bufs[i] = nil
+	}
 	v.Bufs = v.Bufs[:0]
 	v.Scratch = v.Scratch[:0]
 }

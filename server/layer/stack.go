@@ -53,6 +53,8 @@ func (s *stack) Inbound(raw []byte, peer net.Addr, reply *Vec) Result {
 	}
 	s.keep(in, off)
 	r := Result{Consumed: lr.Consumed, Data: ur.Data, Close: lr.Close || ur.Close, Err: lr.Err}
+	// upper stopped with output (not for want of bytes): it may take more of what is pending without new input.
+	r.More = ur.Consumed > 0 && s.pending != nil && s.start < len(s.pending.B)
 	if r.Err == nil {
 		r.Err = ur.Err
 	}

@@ -3,6 +3,7 @@ package ws
 import (
 	"errors"
 	"net"
+	"slices"
 
 	"github.com/gobwas/ws"
 
@@ -116,10 +117,16 @@ func (l *Layer) Outbound(out *layer.Vec, data [][]byte) bool {
 	for _, b := range data {
 		n += len(b)
 	}
-	from := len(out.Scratch)
-	out.Scratch = AppendFrameHeader(out.Scratch, ws.OpBinary, n)
-	out.Add(from)
-	out.Bufs = append(out.Bufs, data...)
+	// The header is written straight into the scratch array, and the data slices appended one by one: this runs
+	// once per flush of every WebSocket connection.
+	k := len(out.Scratch)
+	out.Scratch = slices.Grow(out.Scratch, MaxFrameHeaderLen)
+	hl := PutFrameHeader((*[MaxFrameHeaderLen]byte)(out.Scratch[k:k+MaxFrameHeaderLen]), ws.OpBinary, n)
+	out.Scratch = out.Scratch[:k+hl]
+	out.Bufs = append(out.Bufs, out.Scratch[k:k+hl:k+hl])
+	for _, b := range data {
+		out.Bufs = append(out.Bufs, b)
+	}
 	return true
 }
 
