@@ -75,8 +75,9 @@ type client struct {
 
 var errNotConnect = errors.New("first packet is not CONNECT [MQTT-3.1.0-1]")
 
-// onTraffic is the read path: transport layer, then whole MQTT packets through the codec, leaving a partial
-// packet in gnet's inbound buffer (TCP) or in the carry buffer (after deframing).
+// onTraffic is the read path: the connection's transport layers if it has any (transport.go), then whole MQTT
+// packets through the codec, leaving a partial packet in gnet's inbound buffer (plain TCP: Peek, then Discard only
+// what was parsed) or in the carry buffer (after a layer transformed the bytes).
 func (cl *client) onTraffic() gnet.Action {
 	if cl.state >= stClosing {
 		cl.c.Discard(-1)
