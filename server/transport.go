@@ -202,8 +202,7 @@ func (cl *client) writeThrough(p []byte) int {
 	l.outData[0] = nil // do not keep the outbox alive
 	n := 0
 	if ok {
-		n = v.Len()
-		cl.c.Writev(v.Bufs)
+		n, _ = cl.c.Writev(v.Bufs) // every byte of v (gnet buffers what the socket does not take), 0 on error
 		l.stats.wsBytesOut.Add(uint64(n))
 	}
 	v.Reset()

@@ -88,8 +88,17 @@ func (v *Vec) Len() int {
 
 // Reset empties v for the next write, keeping its arrays but not the slices it referenced.
 func (v *Vec) Reset() {
-	for i := range v.Bufs { // usually two slices: cheaper than clear's bulk barrier
-		v.Bufs[i] = nil
+	// A WebSocket flush leaves two slices: clear them without a loop (the compiler turns a clearing loop into a
+	// bulk memclr whose write barrier setup costs more than the rest of the flush).
+	switch b := v.Bufs; len(b) {
+	case 2:
+		b[0], b[1] = nil, nil
+	case 1:
+		b[0] = nil
+	default:
+		for i := len(b) - 1; i >= 0; i-- {
+			b[i] = nil
+		}
 	}
 	v.Bufs = v.Bufs[:0]
 	v.Scratch = v.Scratch[:0]

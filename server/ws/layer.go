@@ -113,20 +113,27 @@ func (l *Layer) Outbound(out *layer.Vec, data [][]byte) bool {
 	if l.state != stateOpen && l.state != stateClosing {
 		return false
 	}
+	// This runs once per flush of every WebSocket connection: the header is written straight into the scratch
+	// array, and the usual single data slice (the outbox) is appended with the header in one step.
 	n := 0
-	for _, b := range data {
-		n += len(b)
+	if len(data) == 1 {
+		n = len(data[0])
+	} else {
+		for _, b := range data {
+			n += len(b)
+		}
 	}
-	// The header is written straight into the scratch array, and the data slices appended one by one: this runs
-	// once per flush of every WebSocket connection.
 	k := len(out.Scratch)
 	out.Scratch = slices.Grow(out.Scratch, MaxFrameHeaderLen)
 	hl := PutFrameHeader((*[MaxFrameHeaderLen]byte)(out.Scratch[k:k+MaxFrameHeaderLen]), ws.OpBinary, n)
 	out.Scratch = out.Scratch[:k+hl]
-	out.Bufs = append(out.Bufs, out.Scratch[k:k+hl:k+hl])
-	for _, b := range data {
-		out.Bufs = append(out.Bufs, b)
+	h := out.Scratch[k : k+hl : k+hl]
+	if len(data) == 1 {
+		out.Bufs = append(out.Bufs, h, data[0])
+		return true
 	}
+	out.Bufs = append(out.Bufs, h)
+	out.Bufs = append(out.Bufs, data...)
 	return true
 }
 
