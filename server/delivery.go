@@ -2,6 +2,7 @@ package server
 
 import (
 	"loopmq/codec"
+	"loopmq/server/stats"
 	"loopmq/topic"
 )
 
@@ -67,7 +68,7 @@ func (l *loop) plan(m *message) {
 		if qos > 0 && s.backlog.Add(1) > limit {
 			if !s.online.Load() {
 				l.s.waits.unqueue(s, 1)
-				l.stats.droppedQueueFull.Add(1)
+				l.stats.DroppedQueueFull.Add(1)
 				l.quotaDropped = true
 				l.planIDs = l.planIDs[:idOff]
 				continue
@@ -158,7 +159,7 @@ func (l *loop) deliver(s *session, m *message, qos byte, retain bool, ids []uint
 	}
 	if s.dead || m.expired(l.wheel.now) {
 		if !s.dead {
-			l.stats.droppedExpired.Add(1)
+			l.stats.DroppedExpired.Add(1)
 		}
 		if qos > 0 {
 			l.s.waits.unqueue(s, 1)
@@ -172,7 +173,7 @@ func (l *loop) deliver(s *session, m *message, qos byte, retain bool, ids []uint
 			return // QoS 0 is not queued for offline sessions
 		}
 		if !l.pacedDelivery && cl.outbound() >= l.s.opts.OutboundHighWater {
-			l.stats.droppedHighWater.Add(1)
+			l.stats.DroppedHighWater.Add(1)
 			l.watchOutbound(cl)
 			return
 		}
@@ -192,7 +193,7 @@ func (l *loop) deliver(s *session, m *message, qos byte, retain bool, ids []uint
 	// Queued even past max_queued_messages: plan already decided this session takes the message, and held the
 	// publisher's acknowledgement if it went over the limit.
 	s.queue = append(s.queue, e)
-	addOwned(&l.stats.queued, 1)
+	stats.AddOwned(&l.stats.Queued, 1)
 	if online && s.backlog.Load() > l.s.waits.limit {
 		l.watchCongestion(s)
 	}
@@ -213,7 +214,7 @@ func (s *session) sendNew(cl *client, e outMsg) {
 		return
 	}
 	s.inflight = append(s.inflight, e)
-	addOwned(&cl.l.stats.inflight, 1)
+	stats.AddOwned(&cl.l.stats.Inflight, 1)
 }
 
 // pump moves queued messages into the inflight window while there is room.
@@ -227,7 +228,7 @@ func (s *session) pump(l *loop) {
 		e := s.queue[n]
 		n++
 		if e.m.expired(l.wheel.now) {
-			l.stats.droppedExpired.Add(1)
+			l.stats.DroppedExpired.Add(1)
 			e.m.release()
 			continue
 		}
@@ -243,7 +244,7 @@ func (s *session) pump(l *loop) {
 		} else {
 			s.queue = s.queue[n:]
 		}
-		addOwned(&l.stats.queued, -int64(n))
+		stats.AddOwned(&l.stats.Queued, -int64(n))
 		l.s.waits.unqueue(s, int32(n))
 	}
 }
@@ -306,7 +307,7 @@ func (cl *client) sendPublish(m *message, qos byte, retain bool, packetID uint16
 	}
 	if cl.maxOut > 0 && uint32(len(b)-start) > cl.maxOut {
 		cl.out.B = b[:start]
-		l.stats.droppedTooLarge.Add(1)
+		l.stats.DroppedTooLarge.Add(1)
 		return false
 	}
 	if x != nil && cl.aliasMaxOut > 0 {
@@ -321,7 +322,7 @@ func (cl *client) sendPublish(m *message, qos byte, retain bool, packetID uint16
 		}
 	}
 	cl.write(b)
-	l.stats.msgsOut.Add(1)
+	l.stats.MsgsOut.Add(1)
 	return true
 }
 

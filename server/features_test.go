@@ -69,7 +69,7 @@ func TestHTTPEndpoints(t *testing.T) {
 		{"/healthz", "ok"},
 		{"/readyz", "ready"},
 		{"/metrics", "loopmq_clients_connected 1"},
-		{"/metrics", "loopmq_connections_tcp_total 1"},
+		{"/metrics", `loopmq_transport_connections_total{transport="tcp"} 1`},
 		{"/debug/pprof/", "goroutine"},
 	} {
 		code, body := get(tt.path)

@@ -9,6 +9,7 @@ import (
 
 	"loopmq/codec"
 	"loopmq/server/layer"
+	"loopmq/server/stats"
 	"loopmq/topic"
 )
 
@@ -56,8 +57,8 @@ type loop struct {
 	out           layer.Vec             // one flush through a connection's transport layers
 	outData       [1][]byte             // the outbox of that flush, as the layers' data
 
-	busy  busyClock
-	stats counters
+	busy  stats.BusyClock
+	stats stats.Loop
 }
 
 func newLoop(s *Server, el gnet.EventLoop, idx int) *loop {
@@ -117,7 +118,7 @@ func (l *loop) tick(context.Context) error {
 	l.enter()
 	defer l.leave()
 	l.wheel.advance(l.s.tickNow())
-	l.stats.pkts.publish()
+	l.stats.Packets.Publish()
 	if len(l.congested) > 0 {
 		l.checkCongestion()
 	}
@@ -200,9 +201,9 @@ func (l *loop) drain(context.Context) error {
 	ds, ids, tasks := m.in, m.inIDs, m.tasks
 	m.in, m.inIDs, m.tasks = m.spareD[:0], m.spareI[:0], nil
 	m.mu.Unlock()
-	l.stats.mailDrains.Add(1)
-	l.stats.mailDeliveries.Add(uint64(len(ds)))
-	l.stats.mailTasks.Add(uint64(len(tasks)))
+	l.stats.MailDrains.Add(1)
+	l.stats.MailDeliveries.Add(uint64(len(ds)))
+	l.stats.MailTasks.Add(uint64(len(tasks)))
 	for i := range ds {
 		d := &ds[i]
 		l.deliver(d.sess, d.msg, d.qos, d.retain, ids[d.idOff:d.idOff+uint32(d.nIDs)])

@@ -4,6 +4,7 @@ import (
 	"bytes"
 
 	"loopmq/codec"
+	"loopmq/server/stats"
 	"loopmq/topic"
 )
 
@@ -17,7 +18,7 @@ func (cl *client) handlePublish(h codec.FixedHeader, body []byte) {
 		cl.failErr(err)
 		return
 	}
-	l.stats.msgsIn.Add(1)
+	l.stats.MsgsIn.Add(1)
 	s := cl.s
 	name := p.Topic
 	if cl.version == codec.V5 {
@@ -178,7 +179,7 @@ func (l *loop) retain(m *message) {
 	if (o.MaxRetainedBytes > 0 && s.retainedBytes.Load()+int64(len(m.payload)) > o.MaxRetainedBytes) ||
 		(o.MaxRetainedMessages > 0 && s.retained.Len() >= o.MaxRetainedMessages) {
 		if _, exists := s.retained.Get(m.topic); !exists || o.MaxRetainedBytes > 0 {
-			l.stats.droppedRetained.Add(1)
+			l.stats.DroppedRetained.Add(1)
 			return
 		}
 	}
@@ -252,7 +253,7 @@ func (s *session) findInflight(id uint16, qos byte) int {
 }
 
 func (s *session) removeInflight(l *loop, i int) {
-	addOwned(&l.stats.inflight, -1)
+	stats.AddOwned(&l.stats.Inflight, -1)
 	s.inflight[i].m.release()
 	copy(s.inflight[i:], s.inflight[i+1:])
 	s.inflight[len(s.inflight)-1] = outMsg{}
