@@ -118,7 +118,9 @@ func (cl *client) onTraffic() gnet.Action {
 	}
 	off := cl.inbound(raw)
 	cl.l.stats.BytesIn.Add(uint64(off))
-	cl.l.stats.WSBytesIn.Add(uint64(off))
+	if cl.transport == transportWS { // series are by transport name, whatever layers the connection has
+		cl.l.stats.WSBytesIn.Add(uint64(off))
+	}
 	cl.discard(off)
 	return cl.trafficAction()
 }
@@ -178,7 +180,7 @@ func (cl *client) process(buf []byte) int {
 		cl.want = 0
 		body := buf[off+h.Size : off+h.Len()]
 		off += h.Len()
-		cl.l.stats.PacketIn(cl.tr != nil, h)
+		cl.l.stats.PacketIn(cl.transport == transportWS, h)
 		cl.handle(h, body)
 	}
 	return off
@@ -232,7 +234,7 @@ func (cl *client) buf() []byte {
 
 // write stores the outbox after appending to buf() and schedules the flush.
 func (cl *client) write(b []byte) {
-	cl.l.stats.PacketOut(cl.tr != nil, b, len(cl.out.B))
+	cl.l.stats.PacketOut(cl.transport == transportWS, b, len(cl.out.B))
 	cl.out.B = b
 	if cl.state < stClosed {
 		cl.l.markDirty(cl)

@@ -186,7 +186,9 @@ func (cl *client) sendReplies() {
 	if cl.state < stClosed {
 		n := uint64(v.Len())
 		cl.l.stats.BytesOut.Add(n)
-		cl.l.stats.WSBytesOut.Add(n)
+		if cl.transport == transportWS {
+			cl.l.stats.WSBytesOut.Add(n)
+		}
 		cl.c.Writev(v.Bufs)
 	}
 }
@@ -202,7 +204,9 @@ func (cl *client) writeThrough(p []byte) int {
 	n := 0
 	if ok {
 		n, _ = cl.c.Writev(v.Bufs) // every byte of v (gnet buffers what the socket does not take), 0 on error
-		l.stats.WSBytesOut.Add(uint64(n))
+		if cl.transport == transportWS {
+			l.stats.WSBytesOut.Add(uint64(n))
+		}
 	}
 	v.Reset()
 	return n

@@ -20,6 +20,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"loopmq/server/layer"
+	"loopmq/server/stats"
 )
 
 // handshakeLayer is a transport layer for testing the seam: a "GET \n" handshake answered with "OK\n", then
@@ -322,6 +323,23 @@ func TestLayerUnderMQTT(t *testing.T) {
 		if x.records.Load() == 0 {
 			t.Fatal("a connection's bytes did not go through its xor layer")
 		}
+	}
+	// Metrics go by transport name, not by whether a connection has layers: all of this was TCP. Packet counts
+	// are published by each loop's tick, so wait for them.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		sn := s.stats()
+		if sn.TransportPackets(stats.In, stats.WS) != 0 || sn.WSBytesIn != 0 || sn.WSBytesOut != 0 {
+			t.Fatalf("counted as WebSocket: %d packets, %d/%d bytes", sn.TransportPackets(stats.In, stats.WS),
+				sn.WSBytesIn, sn.WSBytesOut)
+		}
+		if sn.TransportPackets(stats.In, stats.TCP) >= 3*7 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d packets counted as TCP, want at least the 21 publishes", sn.TransportPackets(stats.In, stats.TCP))
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 
