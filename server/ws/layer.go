@@ -110,29 +110,32 @@ func (l *Layer) upgrade(raw []byte, peer net.Addr, reply *layer.Vec) layer.Resul
 // Outbound frames data as one binary frame: its header in out.Scratch, then data itself. Nothing may follow a
 // close frame, and nothing but the handshake response may precede the upgrade.
 func (l *Layer) Outbound(out *layer.Vec, data [][]byte) bool {
-	if l.state != stateOpen && l.state != stateClosing {
+	if l.state-stateOpen > stateClosing-stateOpen { // neither open nor closing
 		return false
 	}
-	// This runs once per flush of every WebSocket connection: the header is written straight into the scratch
-	// array, and the usual single data slice (the outbox) is appended with the header in one step.
+	// This runs once per flush of every WebSocket connection, so it is written for the machine: the header goes
+	// straight into the scratch array (which the event loop keeps large enough), the usual single data slice (the
+	// outbox) is appended together with it.
 	n := 0
 	if len(data) == 1 {
 		n = len(data[0])
 	} else {
-		for _, b := range data {
-			n += len(b)
+		for i := range data {
+			n += len(data[i])
 		}
 	}
 	k := len(out.Scratch)
-	out.Scratch = slices.Grow(out.Scratch, MaxFrameHeaderLen)
-	hl := PutFrameHeader((*[MaxFrameHeaderLen]byte)(out.Scratch[k:k+MaxFrameHeaderLen]), ws.OpBinary, n)
+	if cap(out.Scratch)-k < MaxFrameHeaderLen {
+		out.Scratch = slices.Grow(out.Scratch, MaxFrameHeaderLen)
+	}
+	h := out.Scratch[k : k+MaxFrameHeaderLen : k+MaxFrameHeaderLen]
+	hl := PutFrameHeader((*[MaxFrameHeaderLen]byte)(h), ws.OpBinary, n)
 	out.Scratch = out.Scratch[:k+hl]
-	h := out.Scratch[k : k+hl : k+hl]
 	if len(data) == 1 {
-		out.Bufs = append(out.Bufs, h, data[0])
+		out.Bufs = append(out.Bufs, h[:hl], data[0])
 		return true
 	}
-	out.Bufs = append(out.Bufs, h)
+	out.Bufs = append(out.Bufs, h[:hl])
 	out.Bufs = append(out.Bufs, data...)
 	return true
 }
