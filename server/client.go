@@ -4,14 +4,12 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"net"
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
 	"github.com/valyala/bytebufferpool"
 
 	"loopmq/codec"
-	"loopmq/server/ws"
 )
 
 // Connection states, in order: a client only moves forward.
@@ -24,43 +22,10 @@ const (
 	stClosed                      // OnClose ran
 )
 
-// Transports of a connection. A listener that allows both sniffs the first bytes.
-const (
-	transportSniff uint8 = iota
-	transportTCP
-	transportWS
-)
-
-// transportLayer turns the raw bytes of a connection into MQTT bytes and back (WebSocket now; TLS or PROXY
-// later). It never parses MQTT. The WebSocket layer (server/ws) plugs in through Server.newWSLayer.
-type transportLayer interface {
-	// Inbound consumes raw bytes (which it may rewrite in place, e.g. to strip frames) and returns how many it
-	// consumed and the MQTT bytes they carried, usually a view into raw. The caller calls it again on the rest
-	// while it consumes something, so a layer may stop early (at a control frame, after a handshake). Replies of
-	// the transport itself (handshake response, pong, close frame) go through the writeRaw function the layer was
-	// created with. closeConn asks for the connection to be closed after those replies; err is a transport
-	// violation (the layer has already queued its own answer to it, e.g. a close frame).
-	Inbound(raw []byte) (consumed int, mqtt []byte, closeConn bool, err error)
-	// OutboundHeader writes into h the header that goes before the next n bytes of MQTT data (one flush worth,
-	// possibly several packets) and returns its length; ok false means the transport can carry no more data (it
-	// is closing) and the bytes are dropped. The flush sends header and data with one writev, without a copy.
-	OutboundHeader(h *[ws.MaxFrameHeaderLen]byte, n int) (k int, ok bool)
-	// ClientAddr is the client's address when the transport learned it (a trusted proxy's header), else nil.
-	ClientAddr() net.Addr
-	// Closing runs when the connection is about to close, to say goodbye at the transport level.
-	Closing(shutdown bool)
-}
-
 // aliasState holds a v5 connection's topic aliases.
 type aliasState struct {
 	in  map[uint16][]byte // inbound: alias → topic name
 	out map[string]uint16 // outbound: topic name → alias
-}
-
-// transportState is the per-connection state of a transport layer; plain TCP connections have none.
-type transportState struct {
-	layer transportLayer
-	carry *bytebufferpool.ByteBuffer // partial MQTT packet left after deframing
 }
 
 // client is one network connection, owned by its event loop. It is kept small: an idle connected client holds
@@ -110,8 +75,9 @@ type client struct {
 
 var errNotConnect = errors.New("first packet is not CONNECT [MQTT-3.1.0-1]")
 
-// onTraffic is the read path: transport layer, then whole MQTT packets through the codec, leaving a partial
-// packet in gnet's inbound buffer (TCP) or in the carry buffer (after deframing).
+// onTraffic is the read path: the connection's transport layers if it has any (transport.go), then whole MQTT
+// packets through the codec, leaving a partial packet in gnet's inbound buffer (plain TCP: Peek, then Discard only
+// what was parsed) or in the carry buffer (after a layer transformed the bytes).
 func (cl *client) onTraffic() gnet.Action {
 	if cl.state >= stClosing {
 		cl.c.Discard(-1)
@@ -150,29 +116,11 @@ func (cl *client) onTraffic() gnet.Action {
 		cl.l.stats.BytesIn.Add(uint64(n))
 		return cl.trafficAction()
 	}
-	// The layer hands over one stretch of MQTT bytes per call (a WebSocket deframer stops at each control frame);
-	// each stretch may be a view into raw, so it goes through the codec before raw is discarded.
-	off := 0
-	for off < len(raw) && cl.state < stClosing {
-		consumed, data, closeConn, err := cl.tr.layer.Inbound(raw[off:])
-		off += consumed
-		if len(data) > 0 {
-			cl.feed(data)
-		}
-		if err != nil {
-			cl.closeNow("transport: " + err.Error())
-			break
-		}
-		if closeConn {
-			cl.closeNow("transport closed")
-			break
-		}
-		if consumed == 0 {
-			break // waiting for more bytes
-		}
-	}
+	off := cl.inbound(raw)
 	cl.l.stats.BytesIn.Add(uint64(off))
-	cl.l.stats.WSBytesIn.Add(uint64(off))
+	if cl.transport == transportWS { // series are by transport name, whatever layers the connection has
+		cl.l.stats.WSBytesIn.Add(uint64(off))
+	}
 	cl.discard(off)
 	return cl.trafficAction()
 }
@@ -182,28 +130,6 @@ func (cl *client) onTraffic() gnet.Action {
 func (cl *client) discard(n int) {
 	if n > 0 {
 		cl.c.Discard(n)
-	}
-}
-
-// feed runs deframed MQTT bytes through the codec, copying only a packet split across frames into carry.
-func (cl *client) feed(data []byte) {
-	if cl.tr.carry != nil {
-		cl.tr.carry.B = append(cl.tr.carry.B, data...)
-		data = cl.tr.carry.B
-	}
-	n := cl.process(data)
-	rest := data[n:]
-	switch {
-	case len(rest) == 0:
-		if cl.tr.carry != nil {
-			bytebufferpool.Put(cl.tr.carry)
-			cl.tr.carry = nil
-		}
-	case cl.tr.carry == nil:
-		cl.tr.carry = bytebufferpool.Get()
-		cl.tr.carry.B = append(cl.tr.carry.B[:0], rest...)
-	default: // rest is the tail of carry: move it to the front
-		cl.tr.carry.B = cl.tr.carry.B[:copy(cl.tr.carry.B, rest)]
 	}
 }
 
@@ -234,25 +160,6 @@ func (cl *client) trafficAction() gnet.Action {
 	return gnet.None
 }
 
-// sniff decides the transport from the first bytes: "GET " starts a WebSocket upgrade, anything else is MQTT.
-// It returns false while it cannot decide yet or when the connection is being closed.
-func (cl *client) sniff(raw []byte) bool {
-	http, decided := ws.IsUpgradeRequest(raw)
-	if !decided {
-		return false
-	}
-	if !http {
-		cl.setTransport(transportTCP)
-		return true
-	}
-	if cl.l.s.newWSLayer == nil {
-		cl.closeNow("websocket upgrade on a listener without websocket support")
-		return false
-	}
-	cl.setTransport(transportWS)
-	return true
-}
-
 // process handles every whole packet at the start of buf and returns how many bytes it consumed. It stops early
 // while the connection waits for its session (stConnecting) or is closing.
 func (cl *client) process(buf []byte) int {
@@ -273,7 +180,7 @@ func (cl *client) process(buf []byte) int {
 		cl.want = 0
 		body := buf[off+h.Size : off+h.Len()]
 		off += h.Len()
-		cl.l.stats.PacketIn(cl.tr != nil, h)
+		cl.l.stats.PacketIn(cl.transport == transportWS, h)
 		cl.handle(h, body)
 	}
 	return off
@@ -327,20 +234,10 @@ func (cl *client) buf() []byte {
 
 // write stores the outbox after appending to buf() and schedules the flush.
 func (cl *client) write(b []byte) {
-	cl.l.stats.PacketOut(cl.tr != nil, b, len(cl.out.B))
+	cl.l.stats.PacketOut(cl.transport == transportWS, b, len(cl.out.B))
 	cl.out.B = b
 	if cl.state < stClosed {
 		cl.l.markDirty(cl)
-	}
-}
-
-// writeRaw writes transport bytes that must not be framed (a handshake response, a control frame), after
-// whatever MQTT bytes are already queued.
-func (cl *client) writeRaw(p []byte) {
-	cl.flush()
-	if cl.state < stClosed {
-		cl.l.stats.BytesOut.Add(uint64(len(p)))
-		cl.c.Write(p)
 	}
 }
 
@@ -365,7 +262,7 @@ func (cl *client) flush() {
 			cl.l.outbound[cl].added += b.Len()
 		}
 		if cl.tr != nil {
-			cl.l.stats.BytesOut.Add(uint64(cl.writeFramed(b.B)))
+			cl.l.stats.BytesOut.Add(uint64(cl.writeThrough(b.B)))
 		} else {
 			cl.l.stats.BytesOut.Add(uint64(b.Len()))
 			cl.c.Write(b.B)

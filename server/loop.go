@@ -8,8 +8,8 @@ import (
 	"github.com/panjf2000/gnet/v2"
 
 	"loopmq/codec"
+	"loopmq/server/layer"
 	"loopmq/server/stats"
-	"loopmq/server/ws"
 	"loopmq/topic"
 )
 
@@ -44,18 +44,18 @@ type loop struct {
 	viewGen       uint64
 	staged        []stagedBatch // deliveries for other loops, by loop index, posted once per publish
 	stagedLoops   []*loop
-	planned       []planned                  // deliveries of the message being routed
-	planIDs       []uint32                   // their subscription identifiers
-	hold          *session                   // first connected session the message took over its queue limit
-	quotaDropped  bool                       // the message was dropped for an offline session at its limit
-	accepted      int                        // sessions that took the message
-	congested     []*session                 // sessions over their queue limit, watched for stuck consumers
-	outbound      map[*client]*outWatch      // connections whose outbound buffer reached the high-water mark
-	waiting       []func()                   // work paused for flow control, retried at the next tick
-	pacedDelivery bool                       // the delivery being made is flow-controlled by its caller (retained messages)
-	wsBuf         []byte                     // WebSocket handshake responses and control frames
-	wsHdr         [ws.MaxFrameHeaderLen]byte // header of the binary frame being flushed
-	wsIov         [2][]byte                  // header and data of that frame, for one writev
+	planned       []planned             // deliveries of the message being routed
+	planIDs       []uint32              // their subscription identifiers
+	hold          *session              // first connected session the message took over its queue limit
+	quotaDropped  bool                  // the message was dropped for an offline session at its limit
+	accepted      int                   // sessions that took the message
+	congested     []*session            // sessions over their queue limit, watched for stuck consumers
+	outbound      map[*client]*outWatch // connections whose outbound buffer reached the high-water mark
+	waiting       []func()              // work paused for flow control, retried at the next tick
+	pacedDelivery bool                  // the delivery being made is flow-controlled by its caller (retained messages)
+	reply         layer.Vec             // answers of a connection's transport layers, sent at once
+	out           layer.Vec             // one flush through a connection's transport layers
+	outData       [1][]byte             // the outbox of that flush, as the layers' data
 
 	busy  stats.BusyClock
 	stats stats.Loop

@@ -6,12 +6,16 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/netip"
+	"net/url"
 	"os"
 	"runtime"
 	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"loopmq/server/ws"
 )
 
 // Options configures a Server. The zero value is not useful: start from DefaultOptions and change what you need.
@@ -233,4 +237,35 @@ func (o *Options) LoadYAML(b []byte) error {
 		return fmt.Errorf("config: %w", err)
 	}
 	return nil
+}
+
+// wsConfig builds the WebSocket policy from the options, checking origins and proxy networks.
+func (o *Options) wsConfig() (ws.Config, error) {
+	cfg := ws.Config{
+		Path:               o.WSPath,
+		AnyPath:            o.WSAnyPath,
+		AllowNoSubprotocol: o.WSAllowNoSubprotocol,
+	}
+	for _, origin := range o.WSOrigins {
+		origin = strings.TrimSpace(origin)
+		u, err := url.Parse(origin)
+		if err != nil || u.Scheme == "" || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" ||
+			u.User != nil || u.Fragment != "" {
+			return cfg, fmt.Errorf("ws_origins: %q is not an origin (scheme://host[:port])", origin)
+		}
+		cfg.AllowedOrigins = append(cfg.AllowedOrigins, strings.TrimSuffix(origin, "/"))
+	}
+	for _, s := range o.WSTrustedProxies {
+		s = strings.TrimSpace(s)
+		if p, err := netip.ParsePrefix(s); err == nil {
+			cfg.TrustedProxies = append(cfg.TrustedProxies, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(s)
+		if err != nil {
+			return cfg, fmt.Errorf("ws_trusted_proxies: %q is neither a CIDR nor an address", s)
+		}
+		cfg.TrustedProxies = append(cfg.TrustedProxies, netip.PrefixFrom(a, a.BitLen()))
+	}
+	return cfg, nil
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/panjf2000/gnet/v2"
 	"golang.org/x/sys/unix"
 
+	"loopmq/server/layer"
 	"loopmq/server/ws"
 	"loopmq/topic"
 )
@@ -62,9 +63,9 @@ type Server struct {
 
 	connLog, violationLog sampler
 
-	// newWSLayer creates the WebSocket transport of a connection that sent "GET "; nil refuses such connections.
-	// It is the seam where server/ws plugs in.
-	newWSLayer   func(cl *client) transportLayer
+	// layers build the transport layers of a new connection, by transport; nil for plain MQTT (TCP) and for a
+	// transport this server does not serve (such connections are closed). It is the seam where server/ws plugs in.
+	layers       [transportCount]func() layer.Layer
 	wsCfg        ws.Config // upgrade policy, read by every loop
 	wsMaxMessage int       // Deframer.MaxPayload
 	openTCP      atomic.Int64
@@ -99,7 +100,7 @@ func New(opts Options) (*Server, error) {
 	if opts.WSAddr != "" || opts.TCPSniffWS {
 		s.wsCfg, _ = opts.wsConfig() // checked by Validate
 		s.wsMaxMessage = wsMaxMessage(opts.MaxPacketSize)
-		s.newWSLayer = newWSLayer
+		s.layers[transportWS] = s.newWSLayer
 	}
 	s.sessions.init()
 	s.subs.init()

@@ -2,9 +2,48 @@ package server
 
 import (
 	"net"
+	"strconv"
 
+	"github.com/valyala/bytebufferpool"
+
+	"loopmq/server/layer"
 	"loopmq/server/stats"
+	"loopmq/server/ws"
 )
+
+// Transports of a connection. A listener that serves several sniffs the first bytes (sniffTransport).
+const (
+	transportSniff uint8 = iota
+	transportTCP
+	transportWS
+	transportCount
+)
+
+// sniffers map the first bytes of a connection on a listener that serves several transports to its transport.
+// Plain MQTT matches no row (its first byte is CONNECT's 0x10). The TLS (0x16) and PROXY protocol ("PROXY ",
+// "\r\n\r\n\x00\r\nQUIT\n") layers add their rows here.
+var sniffers = [...]struct {
+	prefix    string
+	transport uint8
+}{
+	{"GET ", transportWS},
+}
+
+// sniffTransport decides the transport of a connection from its first bytes; decided is false while they are a
+// proper prefix of a row's prefix (wait for more).
+func sniffTransport(first []byte) (t uint8, decided bool) {
+	for _, r := range sniffers {
+		n := min(len(first), len(r.prefix))
+		if string(first[:n]) != r.prefix[:n] {
+			continue
+		}
+		if n < len(r.prefix) {
+			return transportSniff, false
+		}
+		return r.transport, true
+	}
+	return transportTCP, true
+}
 
 // listenerTransport is the transport of a connection accepted on the listener at port, or transportSniff when
 // that listener serves both raw MQTT and WebSocket and the first bytes decide. Listeners are told apart by port;
@@ -25,13 +64,50 @@ func (s *Server) listenerTransport(port int) uint8 {
 	return transportTCP
 }
 
-// setTransport records the transport of cl once it is known, creating the WebSocket layer, and counts the
-// connection under its transport.
+// newWSLayer is the layer stack of a WebSocket connection.
+func (s *Server) newWSLayer() layer.Layer {
+	return ws.NewLayer(&s.wsCfg, s.wsMaxMessage)
+}
+
+// wsMaxMessage is the Deframer bound (on single frames and on whole messages) for a broker whose packets may be up
+// to maxPacket bytes. A message may carry many MQTT packets (MQTT.js and paho send one packet per message, but
+// nothing requires it [MQTT-6.0]), so the bound is generous: 64 × maxPacket, at least 16 MiB. The codec still
+// refuses each packet over MaxPacketSize from its fixed header, as over TCP.
+func wsMaxMessage(maxPacket int) int {
+	return max(64*maxPacket, 16<<20)
+}
+
+// transportState is the per-connection state of a connection with transport layers; plain TCP connections have
+// none, and keep their partial packets in gnet's inbound buffer.
+type transportState struct {
+	layer layer.Layer                // the connection's layers, bottom to top, as one
+	carry *bytebufferpool.ByteBuffer // partial MQTT packet left after the layers
+}
+
+// sniff decides the transport from the first bytes. It returns false while it cannot decide yet or when the
+// connection is being closed.
+func (cl *client) sniff(raw []byte) bool {
+	t, decided := sniffTransport(raw)
+	if !decided {
+		return false
+	}
+	if t != transportTCP && cl.l.s.layers[t] == nil {
+		cl.closeNow("transport not served on this listener (first bytes " + strconv.Quote(string(raw[:min(len(raw), 4)])) + ")")
+		return false
+	}
+	cl.setTransport(t)
+	return true
+}
+
+// setTransport records the transport of cl once it is known, creating its layers, and counts the connection under
+// its transport.
 func (cl *client) setTransport(t uint8) {
 	cl.transport = t
 	s := cl.l.s
+	if newLayer := s.layers[t]; newLayer != nil {
+		cl.tr = &transportState{layer: newLayer()}
+	}
 	if t == transportWS {
-		cl.tr = &transportState{layer: s.newWSLayer(cl)}
 		cl.l.stats.Connects[stats.WS].Add(1)
 		s.openWS.Add(1)
 		return
@@ -40,14 +116,118 @@ func (cl *client) setTransport(t uint8) {
 	s.openTCP.Add(1)
 }
 
-// transportClosing runs once when the connection closes: the transport says goodbye (a WebSocket close frame
-// unless one was exchanged already) and the per-transport gauge drops.
+// inbound runs raw through the connection's layers and the MQTT bytes they hand up through the codec, and returns
+// how many bytes of raw were consumed. Each layer call's data may be a view into raw, so it goes through the codec
+// before the next call (and before raw is discarded); the layers' replies go out after it.
+func (cl *client) inbound(raw []byte) int {
+	l := cl.l
+	peer := cl.c.RemoteAddr()
+	off := 0
+	for cl.state < stClosing {
+		k := len(l.reply.Bufs)
+		r := cl.tr.layer.Inbound(raw[off:], peer, &l.reply)
+		off += r.Consumed
+		if len(r.Data) > 0 {
+			cl.feed(r.Data)
+		}
+		replied := len(l.reply.Bufs) > k
+		if replied {
+			cl.sendReplies()
+		}
+		if r.Err != nil {
+			cl.closeNow("transport: " + r.Err.Error())
+			break
+		}
+		if r.Close {
+			cl.closeNow("transport closed")
+			break
+		}
+		if !r.More && (off == len(raw) || r.Consumed == 0 && len(r.Data) == 0 && !replied) {
+			break // waiting for more bytes
+		}
+	}
+	return off
+}
+
+// feed runs the MQTT bytes a layer handed up through the codec, copying only a packet split across reads into
+// carry.
+func (cl *client) feed(data []byte) {
+	if cl.tr.carry != nil {
+		cl.tr.carry.B = append(cl.tr.carry.B, data...)
+		data = cl.tr.carry.B
+	}
+	n := cl.process(data)
+	rest := data[n:]
+	switch {
+	case len(rest) == 0:
+		if cl.tr.carry != nil {
+			bytebufferpool.Put(cl.tr.carry)
+			cl.tr.carry = nil
+		}
+	case cl.tr.carry == nil:
+		cl.tr.carry = bytebufferpool.Get()
+		cl.tr.carry.B = append(cl.tr.carry.B[:0], rest...)
+	default: // rest is the tail of carry: move it to the front
+		cl.tr.carry.B = cl.tr.carry.B[:copy(cl.tr.carry.B, rest)]
+	}
+}
+
+// sendReplies writes the layers' answers waiting in the loop's reply vector (a handshake response, a pong, a close
+// frame) after whatever MQTT bytes are already queued. A client whose outbound backlog is over the hard limit is
+// closed instead: it does not read, and answers (pongs to a ping flood) would grow the backlog without bound.
+func (cl *client) sendReplies() {
+	v := &cl.l.reply
+	defer v.Reset()
+	if cl.state < stClosing && cl.c.OutboundBuffered() > hardLimitFactor*cl.l.s.opts.OutboundHighWater {
+		cl.closeNow("transport: replies while the outbound buffer is over the hard limit (the client does not read)")
+		return
+	}
+	cl.flush()
+	if cl.state < stClosed {
+		n := uint64(v.Len())
+		cl.l.stats.BytesOut.Add(n)
+		if cl.transport == transportWS {
+			cl.l.stats.WSBytesOut.Add(n)
+		}
+		cl.c.Writev(v.Bufs)
+	}
+}
+
+// writeThrough writes p, the outbox, through the connection's layers with one writev, without copying it. It
+// returns the bytes written, 0 when the layers could not carry it (a handshake not done, a close frame sent).
+func (cl *client) writeThrough(p []byte) int {
+	l := cl.l
+	v := &l.out
+	l.outData[0] = p
+	ok := cl.tr.layer.Outbound(v, l.outData[:])
+	l.outData[0] = nil // do not keep the outbox alive
+	n := 0
+	if ok {
+		n, _ = cl.c.Writev(v.Bufs) // every byte of v (gnet buffers what the socket does not take), 0 on error
+		if cl.transport == transportWS {
+			l.stats.WSBytesOut.Add(uint64(n))
+		}
+	}
+	v.Reset()
+	return n
+}
+
+// transportClosing runs once when the connection closes: the layers say goodbye (a WebSocket close frame unless
+// one was exchanged already; not into a backlog over the hard limit, which the client does not read) and the
+// per-transport gauge drops.
 func (cl *client) transportClosing(shutdown bool) {
+	if cl.tr != nil && cl.state < stClosed {
+		cl.tr.layer.Closing(shutdown, &cl.l.reply)
+		if len(cl.l.reply.Bufs) > 0 {
+			if cl.c.OutboundBuffered() > hardLimitFactor*cl.l.s.opts.OutboundHighWater {
+				cl.l.reply.Reset()
+			} else {
+				cl.sendReplies()
+			}
+		}
+	}
 	switch cl.transport {
 	case transportWS:
-		if cl.state < stClosed {
-			cl.tr.layer.Closing(shutdown)
-		}
 		cl.l.s.openWS.Add(-1)
 	case transportTCP:
 		cl.l.s.openTCP.Add(-1)
@@ -55,8 +235,8 @@ func (cl *client) transportClosing(shutdown bool) {
 	cl.transport = transportSniff // counted once even if OnClose ran twice
 }
 
-// remoteAddr is the client's address as logs, metrics and the Authenticator see it: the one a trusted proxy
-// named for a WebSocket connection, else the TCP peer.
+// remoteAddr is the client's address as logs, metrics and the Authenticator see it: the one a layer learned (a
+// trusted proxy's header), else the TCP peer.
 func (cl *client) remoteAddr() net.Addr {
 	if cl.tr != nil {
 		if a := cl.tr.layer.ClientAddr(); a != nil {

@@ -285,7 +285,11 @@ func wsBenchClient(bb *benchBroker, i int, id string) (*client, *wsFakeConn) {
 	cl.t.owner = cl
 	fc.SetContext(cl)
 	cl.setTransport(transportWS)
-	cl.tr.layer.(*wsLayer).state = wsOpen
+	fc.in = wstest.UpgradeRequest("localhost", "/mqtt", []string{"mqtt"})
+	cl.onTraffic()
+	if len(fc.in) != 0 || fc.frames != 1 || cl.state != stAwaitConnect {
+		panic("bench client: the WebSocket upgrade was not answered")
+	}
 	cl.attach(l.newSession(id), false)
 	return cl, fc
 }

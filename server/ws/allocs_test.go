@@ -11,6 +11,7 @@ import (
 
 	"github.com/gobwas/ws"
 
+	"loopmq/server/layer"
 	"loopmq/server/ws/wstest"
 )
 
@@ -24,6 +25,13 @@ func TestZeroAllocs(t *testing.T) {
 	var h [MaxFrameHeaderLen]byte
 	upgrade := []byte(req("/mqtt", nil, "Origin: https://app.example"))
 	cfg := Config{AllowedOrigins: []string{"https://app.example"}}
+	lay := NewLayer(&cfg, 0)
+	var vec layer.Vec
+	if r := lay.Inbound(append([]byte(nil), upgrade...), nil, &vec); r.Err != nil || r.Consumed != len(upgrade) {
+		t.Fatalf("upgrade %+v", r)
+	}
+	vec.Reset()
+	data := [1][]byte{make([]byte, 100)}
 	tests := []struct {
 		name string
 		fn   func()
@@ -41,6 +49,18 @@ func TestZeroAllocs(t *testing.T) {
 		}},
 		{"PutFrameHeader", func() { PutFrameHeader(&h, ws.OpBinary, 70000) }},
 		{"AppendClose", func() { out = AppendClose(out[:0], ws.StatusProtocolError, "bad frame") }},
+		{"LayerInboundOutbound", func() {
+			copy(buf, wire)
+			for p := 0; p < len(buf); {
+				r := lay.Inbound(buf[p:], nil, &vec)
+				p += r.Consumed
+				vec.Reset()
+				if !lay.Outbound(&vec, data[:]) {
+					t.Fatal("layer closed")
+				}
+				vec.Reset()
+			}
+		}},
 		{"Upgrade", func() {
 			res, _, err := Upgrade(&cfg, upgrade, netip.AddrPort{}, out[:0])
 			if err != nil || !res.OK {

@@ -3,7 +3,8 @@
 // It is a transport layer for an event-loop broker: it starts no goroutines, never blocks and never allocates on
 // the data path. Upgrade answers the opening handshake from the bytes already received [RFC 6455 §4.2]; a Deframer
 // turns the client's masked frames into the MQTT byte stream they carry, inside the caller's buffer; PutFrameHeader
-// and the Append* functions write server frames. The package knows nothing of MQTT beyond the names of its
+// and the Append* functions write server frames. Layer puts them together as a layer.Layer, the broker's seam for
+// transports. The package knows nothing of MQTT beyond the names of its
 // WebSocket subprotocols and the rule that MQTT travels in binary frames only [MQTT-6.0.0-1].
 package ws
 
@@ -337,17 +338,4 @@ func appendSwitchingProtocols(dst, key []byte, subprotocol string) []byte {
 		dst = append(dst, subprotocol...)
 	}
 	return append(dst, "\r\n\r\n"...)
-}
-
-// IsUpgradeRequest tells a listener that serves raw MQTT and WebSocket on one port what a new connection speaks,
-// from its first bytes: an HTTP request starts with "GET ", an MQTT connection with the CONNECT byte 0x10.
-// decided is false while the bytes so far are a proper prefix of "GET " (wait for more); then http reports whether
-// the connection goes to Upgrade.
-func IsUpgradeRequest(first []byte) (http, decided bool) {
-	const get = "GET "
-	n := min(len(first), len(get))
-	if string(first[:n]) != get[:n] {
-		return false, true
-	}
-	return n == len(get), n == len(get)
 }

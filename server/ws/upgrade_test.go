@@ -294,26 +294,3 @@ func TestTrustedProxies(t *testing.T) {
 		}
 	}
 }
-
-func TestIsUpgradeRequest(t *testing.T) {
-	tests := []struct {
-		in            string
-		http, decided bool
-	}{
-		{"", false, false},
-		{"G", false, false},
-		{"GE", false, false},
-		{"GET", false, false},
-		{"GET ", true, true},
-		{"GET /mqtt HTTP/1.1\r\n", true, true},
-		{"\x10\x0c\x00\x04MQTT", false, true},
-		{"GEX", false, true},
-		{"POST /", false, true},
-	}
-	for _, tt := range tests {
-		http, decided := IsUpgradeRequest([]byte(tt.in))
-		if http != tt.http || decided != tt.decided {
-			t.Errorf("%q: http %v decided %v, want %v %v", tt.in, http, decided, tt.http, tt.decided)
-		}
-	}
-}
