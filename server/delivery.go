@@ -29,7 +29,7 @@ type planned struct {
 func (l *loop) plan(m *message) {
 	l.planned, l.planIDs = l.planned[:0], l.planIDs[:0]
 	l.hold, l.quotaDropped, l.accepted = nil, false, 0
-	subs := l.s.index.Match(m.topic, l.matched[:0], nil)
+	subs := l.s.index.Match(m.topic, l.matched[:0], l.skipMember)
 	l.matched = subs
 	if len(subs) > 1 && !l.seen.distinct(subs) {
 		topic.SortBySubscriber(subs) // overlapping subscriptions: group each subscriber's entries
@@ -80,6 +80,14 @@ func (l *loop) plan(m *message) {
 		l.planned = append(l.planned, planned{s: s, qos: qos, retain: retain,
 			idOff: uint32(idOff), nIDs: uint16(len(l.planIDs) - idOff)})
 	}
+}
+
+// skipsMember reports whether a shared group member should be passed over (README, shared subscriptions): it is
+// offline or at its queue limit. When every member is passed over, topic.Index still picks the one whose turn it
+// was. Match calls it under the index's read locks: it only reads atomics.
+func (l *loop) skipsMember(id topic.SubscriberID) bool {
+	s := l.s.subs.get(id)
+	return s == nil || !s.online.Load() || s.backlog.Load() >= max(l.s.waits.limit, 1)
 }
 
 // dispatch makes the deliveries plan listed. Deliveries to sessions owned by other loops are batched per loop

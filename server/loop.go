@@ -33,9 +33,10 @@ type loop struct {
 	// Scratch reused by every packet on this loop: decoded packets, match results, encoding.
 	pk            packets
 	matched       []topic.Subscription
-	view          message  // the PUBLISH being handled, as views into the read buffer
-	kept          *message // its pooled copy, made on first need
-	propBuf       []byte   // forwarded properties of view
+	skipMember    func(topic.SubscriberID) bool // l.skipsMember, bound once so Match does not allocate
+	view          message                       // the PUBLISH being handled, as views into the read buffer
+	kept          *message                      // its pooled copy, made on first need
+	propBuf       []byte                        // forwarded properties of view
 	encBuf        []byte
 	fwd           codec.ForwardProps
 	enc           encodeCache
@@ -65,6 +66,7 @@ func newLoop(s *Server, el gnet.EventLoop, idx int) *loop {
 	l.flushTask = l.flush
 	l.drainTask = l.drain
 	l.tickTask = l.tick
+	l.skipMember = l.skipsMember
 	return l
 }
 
