@@ -81,7 +81,7 @@ func (cl *client) handleConnect(h codec.FixedHeader, body []byte) {
 		var props []byte
 		var ttl uint32
 		if p.Version == codec.V5 {
-			props = appendForwardProps(l.encBuf[:0], p.WillProps.Raw, willDropProp)
+			props = codec.FilterWillProps(l.encBuf[:0], p.WillProps.Raw)
 			l.encBuf = props[:0]
 			cl.willDelay = p.WillProps.WillDelay
 			if p.WillProps.Has(codec.PropMessageExpiry) && p.WillProps.MessageExpiry > 0 {
