@@ -31,7 +31,10 @@ type loop struct {
 	tickTask  gnet.RunnableFunc
 
 	// Scratch reused by every packet on this loop: decoded packets, match results, encoding.
-	pk            packets
+	dec           codec.Decoder // decodes every packet read on this loop (client.handle)
+	connack       codec.Connack // encodes CONNACK
+	reasons       []codec.ReasonCode
+	walks         []retainedWalk
 	matched       []topic.Subscription
 	skipMember    func(topic.SubscriberID) bool // l.skipsMember, bound once so Match does not allocate
 	view          message                       // the PUBLISH being handled, as views into the read buffer
@@ -128,19 +131,6 @@ func (l *loop) tick(context.Context) error {
 	}
 	l.runWaiting()
 	return nil
-}
-
-// packets are the decode targets of one loop, reused for every packet so decoding does not allocate.
-type packets struct {
-	connect     codec.Connect
-	connack     codec.Connack
-	publish     codec.Publish
-	ack         codec.Ack
-	subscribe   codec.Subscribe
-	unsubscribe codec.Unsubscribe
-	disconnect  codec.Disconnect
-	reasons     []codec.ReasonCode
-	walks       []retainedWalk
 }
 
 // delivery is one message for one session, crossing loops through a mailbox.

@@ -10,13 +10,8 @@ import (
 var sysPrefix = []byte("$SYS")
 
 // handlePublish receives an application message: topic alias, QoS 1/2 handshakes, retained store, routing.
-func (cl *client) handlePublish(h codec.FixedHeader, body []byte) {
+func (cl *client) handlePublish(p *codec.Publish) {
 	l := cl.l
-	p := &l.pk.publish
-	if err := p.Decode(h, body, cl.version); err != nil {
-		cl.failErr(err)
-		return
-	}
 	l.stats.msgsIn.Add(1)
 	s := cl.s
 	name := p.Topic
@@ -191,17 +186,12 @@ func (l *loop) retain(m *message) {
 }
 
 // handleAck handles PUBACK, PUBREC, PUBREL and PUBCOMP.
-func (cl *client) handleAck(h codec.FixedHeader, body []byte) {
+func (cl *client) handleAck(a *codec.Ack) {
 	l := cl.l
-	a := &l.pk.ack
-	if err := a.Decode(h, body, cl.version); err != nil {
-		cl.failErr(err)
-		return
-	}
 	s := cl.s
 	s.ensureFlow()
 	s.progressAt = l.wheel.now // the client is alive and reading (flow.go's stuck-consumer watch)
-	switch h.Type {
+	switch a.Type {
 	case codec.TypePuback:
 		if i := s.findInflight(a.PacketID, 1); i >= 0 {
 			s.removeInflight(l, i)
