@@ -31,34 +31,30 @@ type loop struct {
 	tickTask  gnet.RunnableFunc
 
 	// Scratch reused by every packet on this loop: decoded packets, match results, encoding.
-	dec           codec.Decoder // decodes every packet read on this loop (client.handle)
-	connack       codec.Connack // encodes CONNACK
-	reasons       []codec.ReasonCode
-	walks         []retainedWalk
-	matched       []topic.Subscription
-	skipMember    func(topic.SubscriberID) bool // l.skipsMember, bound once so Match does not allocate
-	view          message                       // the PUBLISH being handled, as views into the read buffer
-	kept          *message                      // its pooled copy, made on first need
-	propBuf       []byte                        // forwarded properties of view
-	encBuf        []byte
-	fwd           codec.ForwardProps
-	enc           encodeCache
-	seen          seenSet
-	viewGen       uint64
-	staged        []stagedBatch // deliveries for other loops, by loop index, posted once per publish
-	stagedLoops   []*loop
-	planned       []planned                  // deliveries of the message being routed
-	planIDs       []uint32                   // their subscription identifiers
-	hold          *session                   // first connected session the message took over its queue limit
-	quotaDropped  bool                       // the message was dropped for an offline session at its limit
-	accepted      int                        // sessions that took the message
-	congested     []*session                 // sessions over their queue limit, watched for stuck consumers
-	outbound      map[*client]*outWatch      // connections whose outbound buffer reached the high-water mark
-	waiting       []func()                   // work paused for flow control, retried at the next tick
-	pacedDelivery bool                       // the delivery being made is flow-controlled by its caller (retained messages)
-	wsBuf         []byte                     // WebSocket handshake responses and control frames
-	wsHdr         [ws.MaxFrameHeaderLen]byte // header of the binary frame being flushed
-	wsIov         [2][]byte                  // header and data of that frame, for one writev
+	dec         codec.Decoder // decodes every packet read on this loop (client.handle)
+	connack     codec.Connack // encodes CONNACK
+	reasons     []codec.ReasonCode
+	walks       []retainedWalk
+	matched     []topic.Subscription
+	skipMember  func(topic.SubscriberID) bool // l.skipsMember, bound once so Match does not allocate
+	view        message                       // the PUBLISH being handled, as views into the read buffer
+	kept        *message                      // its pooled copy, made on first need
+	propBuf     []byte                        // forwarded properties of view
+	encBuf      []byte
+	fwd         codec.ForwardProps
+	enc         encodeCache
+	seen        seenSet
+	viewGen     uint64
+	staged      []stagedBatch // deliveries for other loops, by loop index, posted once per publish
+	stagedLoops []*loop
+	planTo      []delivery // backing arrays of routePlan, lent to each plan until its dispatch
+	planIDs     []uint32
+	congested   []*session                 // sessions over their queue limit, watched for stuck consumers
+	outbound    map[*client]*outWatch      // connections whose outbound buffer reached the high-water mark
+	waiting     []func()                   // work paused for flow control, retried at the next tick
+	wsBuf       []byte                     // WebSocket handshake responses and control frames
+	wsHdr       [ws.MaxFrameHeaderLen]byte // header of the binary frame being flushed
+	wsIov       [2][]byte                  // header and data of that frame, for one writev
 
 	busy  busyClock
 	stats counters
@@ -133,7 +129,7 @@ func (l *loop) tick(context.Context) error {
 	return nil
 }
 
-// delivery is one message for one session, crossing loops through a mailbox.
+// delivery is one message for one session: planned (msg unset), or crossing loops through a mailbox.
 type delivery struct {
 	sess   *session
 	msg    *message
@@ -163,6 +159,20 @@ func (l *loop) post(d delivery, ids []uint32) {
 	d.nIDs = uint16(len(ids))
 	m.inIDs = append(m.inIDs, ids...)
 	m.in = append(m.in, d)
+	m.mu.Unlock()
+	l.wake()
+}
+
+// postBatch appends deliveries (with their subscription identifiers) to l's mailbox and wakes l once.
+func (l *loop) postBatch(ds []delivery, ids []uint32) {
+	m := &l.mail
+	m.mu.Lock()
+	base := uint32(len(m.inIDs))
+	for _, d := range ds {
+		d.idOff += base
+		m.in = append(m.in, d)
+	}
+	m.inIDs = append(m.inIDs, ids...)
 	m.mu.Unlock()
 	l.wake()
 }
@@ -197,7 +207,7 @@ func (l *loop) drain(context.Context) error {
 	l.stats.mailTasks.Add(uint64(len(tasks)))
 	for i := range ds {
 		d := &ds[i]
-		l.deliver(d.sess, d.msg, d.qos, d.retain, ids[d.idOff:d.idOff+uint32(d.nIDs)])
+		l.deliver(d.sess, d.msg, d.qos, d.retain, ids[d.idOff:d.idOff+uint32(d.nIDs)], false)
 		d.msg.release()
 		*d = delivery{}
 	}

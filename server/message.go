@@ -4,13 +4,15 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"loopmq/codec"
 	"loopmq/topic"
 )
 
-// message is an application message that outlives the packet it came in: queued for an offline session, waiting
-// in an inflight window, retained, crossing to another loop, or a will. Topic, payload and forwarded properties
-// are copied once into buf; the message is shared by every recipient and returned to the pool when the last
-// reference is released.
+// message is an application message. While its PUBLISH is handled it is a view (viewMessage): topic and payload
+// point into the read buffer, nothing is copied. What must outlive the packet (queued for an offline session,
+// waiting in an inflight window, retained, crossing to another loop) takes keep's pooled copy, made once: topic,
+// payload and forwarded properties copied into buf, shared by every recipient and returned to the pool when the
+// last reference is released. Wills are pooled messages from the start.
 type message struct {
 	refs atomic.Int32
 	gen  uint64 // distinguishes reuses of one pooled message (encoding caches key on it)
@@ -34,7 +36,12 @@ type message struct {
 	// willTTL is, for a will, its Message Expiry Interval plus one, in seconds (0: none); the interval starts
 	// when the will is published.
 	willTTL uint32
+	// copied is, on a view (a loop's PUBLISH being handled, see viewMessage), its pooled copy made by keep.
+	copied *message
 }
+
+// viewBit marks the generation of a view: its topic, payload and props point into a read buffer.
+const viewBit = 1 << 63
 
 var (
 	messagePool = sync.Pool{New: func() any { return new(message) }}
@@ -82,6 +89,49 @@ func (m *message) release() {
 	case n < 0:
 		panic("loopmq: message released twice")
 	}
+}
+
+// viewMessage describes the packet being handled as a message without copying it: topic and payload are views
+// into the read buffer, valid until endView. keep copies it into a pooled message only if some recipient needs
+// it later.
+func (l *loop) viewMessage(name []byte, p *codec.Publish, from topic.SubscriberID) *message {
+	m := &l.view
+	m.topic, m.payload, m.props = name, p.Payload, nil
+	if len(p.Props.Raw) > 0 {
+		l.propBuf = codec.FilterForwardProps(l.propBuf[:0], p.Props.Raw)
+		m.props = l.propBuf
+	}
+	m.qos, m.retain, m.from = p.QoS, p.Retain, from
+	l.viewGen++
+	m.gen = l.viewGen | viewBit // never equal to a pooled message's generation
+	m.expireAt, m.expiry = 0, 0
+	if p.Props.Has(codec.PropMessageExpiry) && p.Props.MessageExpiry > 0 {
+		m.expireAt = l.wheel.now + int64(p.Props.MessageExpiry)*10
+		m.expiry = p.Props.MessageExpiry
+	}
+	m.copied = nil
+	return m
+}
+
+// keep returns a reference to m for a holder that outlives the packet being handled (a queue, another loop, the
+// retained store): a view is copied once into a pooled message, which every later keep shares.
+func (m *message) keep() *message {
+	if m.gen&viewBit == 0 {
+		return m.retainRef()
+	}
+	if m.copied == nil {
+		m.copied = newMessage(m.topic, m.payload, m.props, m.qos, m.retain, m.expireAt, m.from)
+		m.copied.expiry = m.expiry
+	}
+	return m.copied.retainRef()
+}
+
+// endView ends a view when its packet is handled: its copy, if keep made one, loses its creation reference.
+func (m *message) endView() {
+	if m.copied != nil {
+		m.copied.release()
+	}
+	*m = message{}
 }
 
 // expired reports whether the message's expiry interval has passed at tick now.

@@ -229,7 +229,7 @@ func (l *loop) endSession(s *session) {
 		}
 		addOwned(&l.stats.inflight, -int64(len(f.inflight)))
 		addOwned(&l.stats.queued, -int64(len(f.queue)))
-		l.s.waits.unqueue(s, int32(len(f.queue)))
+		s.release(&l.s.waits, int32(len(f.queue)))
 		s.flow = nil
 	}
 	if w := s.will; w != nil {

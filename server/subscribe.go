@@ -104,19 +104,17 @@ func (cl *client) sendRetained(w *retainedWalk) {
 			qos := min(w.qos, m.qos)
 			// Retained messages wait for room rather than overflow: in the outbound buffer for QoS 0, in the
 			// session queue for QoS 1/2.
-			if cl.outbound() >= limit || qos > 0 && s.backlog.Load() >= max(l.s.waits.limit, 1) {
+			if cl.outbound() >= limit || qos > 0 && s.full(&l.s.waits) {
 				l.waiting = append(l.waiting, func() { cl.sendRetained(w) })
 				return
 			}
 			w.pending[0] = nil
 			w.pending = w.pending[1:]
 			if qos > 0 {
-				s.backlog.Add(1) // deliver counts it out
+				s.admit(&l.s.waits) // under the limit (just checked) and online: admitted; deliver releases it
 			}
 			// A retained message sent because of a subscription has RETAIN set [MQTT-3.3.1-8].
-			l.pacedDelivery = true
-			l.deliver(s, m, qos, true, ids)
-			l.pacedDelivery = false
+			l.deliver(s, m, qos, true, ids, true)
 			m.release()
 		}
 		if w.done {
