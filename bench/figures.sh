@@ -6,6 +6,8 @@
 #   bench/figures.sh                    # everything (about 10 minutes)
 #   DUR=3s CONNS=5000 bench/figures.sh  # shorter
 #   ONLY=conn bench/figures.sh          # one part: conn, tput or lat
+#   BASELINE=/tmp/old/loopmq bench/figures.sh  # also an older loopmq build (target loopmq-base), same run
+#   PEERS=none bench/figures.sh         # loopmq (and the baseline) only, without Mosquitto and NATS
 #
 # Needs bin/loopmq and bin/mqbench (make build), and mosquitto / nats-server on PATH (/usr/sbin) for
 # the peers; a missing peer is left out.
@@ -32,8 +34,19 @@ wait_port $((BASE + 1))
 targets+=("loopmq=tcp://127.0.0.1:$((BASE + 1))")
 pidmap+=("loopmq=${pids[-1]}")
 LOOPMQ_METRICS=http://127.0.0.1:$((BASE + 3))/metrics
+WS_TARGETS="loopmq-ws=ws://127.0.0.1:$((BASE + 2))/mqtt"
 
-if command -v mosquitto >/dev/null; then
+if [ -n "${BASELINE:-}" ]; then
+	taskset -c "$BROKER_CPU" "$BASELINE" -tcp 127.0.0.1:$((BASE + 31)) -ws 127.0.0.1:$((BASE + 32)) \
+		-http 127.0.0.1:$((BASE + 33)) -log-level error >"$tmp/loopmq-base.log" 2>&1 &
+	pids+=($!)
+	wait_port $((BASE + 31))
+	targets+=("loopmq-base=tcp://127.0.0.1:$((BASE + 31))")
+	pidmap+=("loopmq-base=${pids[-1]}")
+	WS_TARGETS="$WS_TARGETS,loopmq-base-ws=ws://127.0.0.1:$((BASE + 32))/mqtt"
+fi
+
+if [ "${PEERS:-}" != none ] && command -v mosquitto >/dev/null; then
 	cat >"$tmp/mosquitto.conf" <<EOF
 set_tcp_nodelay true
 max_queued_messages 100000
@@ -48,10 +61,10 @@ EOF
 	wait_port $((BASE + 11))
 	targets+=("mosquitto=tcp://127.0.0.1:$((BASE + 11))")
 	pidmap+=("mosquitto=${pids[-1]}")
-	MOSQ_WS="mosquitto-ws=ws://127.0.0.1:$((BASE + 12))/mqtt"
+	WS_TARGETS="$WS_TARGETS,mosquitto-ws=ws://127.0.0.1:$((BASE + 12))/mqtt"
 fi
 
-if command -v nats-server >/dev/null; then
+if [ "${PEERS:-}" != none ] && command -v nats-server >/dev/null; then
 	cat >"$tmp/nats.conf" <<EOF
 listen: 127.0.0.1:$((BASE + 21))
 server_name: bench
@@ -87,7 +100,7 @@ if [ -z "$ONLY" ] || [ "$ONLY" = tput ]; then
 	# Throughput, unpaced: publishers send as fast as the broker takes it.
 	for qos in 0 1; do
 		for size in 64 1024; do
-			compare "$T${MOSQ_WS:+,$MOSQ_WS}" p2p -pubs 10 -qos "$qos" -size "$size" -duration "$DUR"
+			compare "$T,$WS_TARGETS" p2p -pubs 10 -qos "$qos" -size "$size" -duration "$DUR"
 			compare "$T" fanin -pubs 10 -qos "$qos" -size "$size" -duration "$DUR"
 			compare "$T" fanout -subs 100 -qos "$qos" -size "$size" -duration "$DUR"
 		done
@@ -97,7 +110,7 @@ fi
 if [ -z "$ONLY" ] || [ "$ONLY" = lat ]; then
 	# Latency at a fixed load every broker sustains: 20,000 deliveries per second.
 	for qos in 0 1; do
-		compare "$T${MOSQ_WS:+,$MOSQ_WS}" p2p -pubs 10 -rate 2000 -qos "$qos" -duration "$DUR"
+		compare "$T,$WS_TARGETS" p2p -pubs 10 -rate 2000 -qos "$qos" -duration "$DUR"
 		compare "$T" fanin -pubs 10 -rate 2000 -qos "$qos" -duration "$DUR"
 		compare "$T" fanout -subs 100 -rate 200 -qos "$qos" -duration "$DUR"
 	done

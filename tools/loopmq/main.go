@@ -58,7 +58,7 @@ func parseOptions(args []string) (server.Options, daemonFlags, error) {
 	fs := flag.NewFlagSet("loopmq", flag.ContinueOnError)
 	fs.StringVar(&d.profile, "profile", "", "profile the process with github.com/pkg/profile: `mode` cpu, mem, mutex, block, goroutine or trace")
 	fs.StringVar(&d.profileDir, "profile-dir", ".", "`directory` the profile is written to when the broker stops")
-	config := fs.String("config", "", "YAML configuration `file` (keys as in README; flags override it)")
+	config := fs.String("config", "", "YAML configuration `file` (keys as in docs/configuration.md; flags override it)")
 	tcp := fs.String("tcp", opts.TCPAddr, "MQTT over TCP listen `address` (empty disables)")
 	ws := fs.String("ws", opts.WSAddr, "MQTT over WebSocket listen `address` (empty disables)")
 	wsPath := fs.String("ws-path", opts.WSPath, "WebSocket upgrade `path`")
