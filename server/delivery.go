@@ -4,6 +4,10 @@ import (
 	"loopmq/codec"
 )
 
+// A message leaving for one session, on the loop that owns it: deliver places it (outbox, inflight window or
+// session queue), pump moves the queue into the window as acknowledgements (handleAck) free room, and
+// sendPublish encodes it for the client.
+
 // deliver hands m to session s, which l owns (or forwards it to the loop that owns s now). A QoS 1/2 delivery
 // was admitted to s's backlog (plan, sendRetained); it is released from it here unless it waits in s's queue,
 // which pump releases. paced: the caller already waits for room (retained messages), so a QoS 0 message is not

@@ -163,20 +163,6 @@ func (l *loop) post(d delivery, ids []uint32) {
 	l.wake()
 }
 
-// postBatch appends deliveries (with their subscription identifiers) to l's mailbox and wakes l once.
-func (l *loop) postBatch(ds []delivery, ids []uint32) {
-	m := &l.mail
-	m.mu.Lock()
-	base := uint32(len(m.inIDs))
-	for _, d := range ds {
-		d.idOff += base
-		m.in = append(m.in, d)
-	}
-	m.inIDs = append(m.inIDs, ids...)
-	m.mu.Unlock()
-	l.wake()
-}
-
 // postTask runs fn on l in mailbox order (after deliveries posted before it).
 func (l *loop) postTask(fn func()) {
 	m := &l.mail

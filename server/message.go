@@ -4,7 +4,6 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"loopmq/codec"
 	"loopmq/topic"
 )
 
@@ -89,49 +88,6 @@ func (m *message) release() {
 	case n < 0:
 		panic("loopmq: message released twice")
 	}
-}
-
-// viewMessage describes the packet being handled as a message without copying it: topic and payload are views
-// into the read buffer, valid until endView. keep copies it into a pooled message only if some recipient needs
-// it later.
-func (l *loop) viewMessage(name []byte, p *codec.Publish, from topic.SubscriberID) *message {
-	m := &l.view
-	m.topic, m.payload, m.props = name, p.Payload, nil
-	if len(p.Props.Raw) > 0 {
-		l.propBuf = codec.FilterForwardProps(l.propBuf[:0], p.Props.Raw)
-		m.props = l.propBuf
-	}
-	m.qos, m.retain, m.from = p.QoS, p.Retain, from
-	l.viewGen++
-	m.gen = l.viewGen | viewBit // never equal to a pooled message's generation
-	m.expireAt, m.expiry = 0, 0
-	if p.Props.Has(codec.PropMessageExpiry) && p.Props.MessageExpiry > 0 {
-		m.expireAt = l.wheel.now + int64(p.Props.MessageExpiry)*10
-		m.expiry = p.Props.MessageExpiry
-	}
-	m.copied = nil
-	return m
-}
-
-// keep returns a reference to m for a holder that outlives the packet being handled (a queue, another loop, the
-// retained store): a view is copied once into a pooled message, which every later keep shares.
-func (m *message) keep() *message {
-	if m.gen&viewBit == 0 {
-		return m.retainRef()
-	}
-	if m.copied == nil {
-		m.copied = newMessage(m.topic, m.payload, m.props, m.qos, m.retain, m.expireAt, m.from)
-		m.copied.expiry = m.expiry
-	}
-	return m.copied.retainRef()
-}
-
-// endView ends a view when its packet is handled: its copy, if keep made one, loses its creation reference.
-func (m *message) endView() {
-	if m.copied != nil {
-		m.copied.release()
-	}
-	*m = message{}
 }
 
 // expired reports whether the message's expiry interval has passed at tick now.

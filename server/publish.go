@@ -98,26 +98,47 @@ func (cl *client) handlePublish(p *codec.Publish) {
 	}
 }
 
-// ackPublish answers a QoS 1 or 2 PUBLISH as its plan's verdict says: held back while v.hold is over its limit,
-// with reason 0x97 (MQTT 5) when an offline session at its limit could not take it.
-func (cl *client) ackPublish(p *codec.Publish, v verdict) {
-	switch p.QoS {
-	case 1:
-		reason := codec.Success
-		if v.refused > 0 && cl.version == codec.V5 {
-			reason = codec.QuotaExceeded
-		}
-		cl.ack(codec.TypePuback, p.PacketID, reason, v.hold)
-	case 2:
-		// A refused QoS 2 message ends its flow at PUBREC; refuse it only if nobody took it, since the publisher
-		// may send it again and those who took it would get it twice.
-		if v.refused > 0 && v.accepted == 0 && cl.version == codec.V5 {
-			cl.ack(codec.TypePubrec, p.PacketID, codec.QuotaExceeded, v.hold)
-			return
-		}
-		cl.s.inQoS2 = append(cl.s.inQoS2, p.PacketID)
-		cl.ack(codec.TypePubrec, p.PacketID, codec.Success, v.hold)
+// viewMessage describes the packet being handled as a message without copying it: topic and payload are views
+// into the read buffer, valid until endView. keep copies it into a pooled message only if some recipient needs
+// it later.
+func (l *loop) viewMessage(name []byte, p *codec.Publish, from topic.SubscriberID) *message {
+	m := &l.view
+	m.topic, m.payload, m.props = name, p.Payload, nil
+	if len(p.Props.Raw) > 0 {
+		l.propBuf = codec.FilterForwardProps(l.propBuf[:0], p.Props.Raw)
+		m.props = l.propBuf
 	}
+	m.qos, m.retain, m.from = p.QoS, p.Retain, from
+	l.viewGen++
+	m.gen = l.viewGen | viewBit // never equal to a pooled message's generation
+	m.expireAt, m.expiry = 0, 0
+	if p.Props.Has(codec.PropMessageExpiry) && p.Props.MessageExpiry > 0 {
+		m.expireAt = l.wheel.now + int64(p.Props.MessageExpiry)*10
+		m.expiry = p.Props.MessageExpiry
+	}
+	m.copied = nil
+	return m
+}
+
+// keep returns a reference to m for a holder that outlives the packet being handled (a queue, another loop, the
+// retained store): a view is copied once into a pooled message, which every later keep shares.
+func (m *message) keep() *message {
+	if m.gen&viewBit == 0 {
+		return m.retainRef()
+	}
+	if m.copied == nil {
+		m.copied = newMessage(m.topic, m.payload, m.props, m.qos, m.retain, m.expireAt, m.from)
+		m.copied.expiry = m.expiry
+	}
+	return m.copied.retainRef()
+}
+
+// endView ends a view when its packet is handled: its copy, if keep made one, loses its creation reference.
+func (m *message) endView() {
+	if m.copied != nil {
+		m.copied.release()
+	}
+	*m = message{}
 }
 
 // retain updates the retained store: an empty payload deletes [MQTT-3.3.1-6, -7], anything else replaces.
@@ -144,12 +165,6 @@ func (l *loop) retain(m *message) {
 		old.release()
 	}
 	s.retainedBytes.Add(int64(len(k.payload)))
-}
-
-// route delivers m to every matching subscriber: plan, then dispatch. Wills and $SYS messages take this way;
-// a client's PUBLISH is acknowledged between the two (handlePublish).
-func (l *loop) route(m *message) {
-	l.dispatch(m, l.plan(m))
 }
 
 // A routePlan is what routing decided for one message: one delivery per receiving session, and the verdict
@@ -236,66 +251,6 @@ func (l *loop) skipsMember(id topic.SubscriberID) bool {
 	return s == nil || !s.online.Load() || s.full(&l.s.waits)
 }
 
-// dispatch makes the deliveries of plan p. Deliveries to sessions owned by other loops are batched per loop and
-// posted once at the end. p's scratch goes back to the loop.
-func (l *loop) dispatch(m *message, p routePlan) {
-	for i := range p.to {
-		d := &p.to[i]
-		ids := p.ids[d.idOff : d.idOff+uint32(d.nIDs)]
-		if o := d.sess.owner.Load(); o != l && o != nil {
-			l.stage(o, d.sess, m, d.qos, d.retain, ids)
-		} else {
-			l.deliver(d.sess, m, d.qos, d.retain, ids, false)
-		}
-	}
-	clear(p.to)
-	l.planTo, l.planIDs = p.to[:0], p.ids[:0]
-	l.postStaged()
-}
-
-// stage queues a delivery for another loop; postStaged hands each loop its batch with one lock.
-func (l *loop) stage(o *loop, s *session, m *message, qos byte, retain bool, ids []uint32) {
-	for len(l.staged) <= o.idx {
-		l.staged = append(l.staged, stagedBatch{})
-	}
-	b := &l.staged[o.idx]
-	if len(b.d) == 0 {
-		l.stagedLoops = append(l.stagedLoops, o)
-	}
-	b.d = append(b.d, delivery{sess: s, msg: m.keep(), qos: qos, retain: retain,
-		idOff: uint32(len(b.ids)), nIDs: uint16(len(ids))})
-	b.ids = append(b.ids, ids...)
-}
-
-type stagedBatch struct {
-	d   []delivery
-	ids []uint32
-}
-
-func (l *loop) postStaged() {
-	for _, o := range l.stagedLoops {
-		b := &l.staged[o.idx]
-		o.postBatch(b.d, b.ids)
-		clear(b.d)
-		b.d, b.ids = b.d[:0], b.ids[:0]
-	}
-	clear(l.stagedLoops)
-	l.stagedLoops = l.stagedLoops[:0]
-}
-
-// publishWill publishes a will message (owned by the caller's reference) as if its client had sent it.
-func (l *loop) publishWill(w *message) {
-	if w.willTTL > 0 {
-		w.expireAt = l.wheel.now + int64(w.willTTL-1)*10
-		w.expiry = w.willTTL - 1
-	}
-	if w.retain {
-		l.retain(w)
-	}
-	l.route(w)
-	w.release()
-}
-
 // seenSet answers "does any subscriber have two ordinary entries in this match result?" in linear time, so a
 // large fan-out without overlapping subscriptions skips the sort that merging needs. It is an open-addressing set
 // of subscriber ids whose slots are invalidated by bumping a generation instead of clearing.
@@ -346,4 +301,106 @@ func (t *seenSet) distinct(subs []topic.Subscription) bool {
 		}
 	}
 	return true
+}
+
+// ackPublish answers a QoS 1 or 2 PUBLISH as its plan's verdict says: held back while v.hold is over its limit,
+// with reason 0x97 (MQTT 5) when an offline session at its limit could not take it.
+func (cl *client) ackPublish(p *codec.Publish, v verdict) {
+	switch p.QoS {
+	case 1:
+		reason := codec.Success
+		if v.refused > 0 && cl.version == codec.V5 {
+			reason = codec.QuotaExceeded
+		}
+		cl.ack(codec.TypePuback, p.PacketID, reason, v.hold)
+	case 2:
+		// A refused QoS 2 message ends its flow at PUBREC; refuse it only if nobody took it, since the publisher
+		// may send it again and those who took it would get it twice.
+		if v.refused > 0 && v.accepted == 0 && cl.version == codec.V5 {
+			cl.ack(codec.TypePubrec, p.PacketID, codec.QuotaExceeded, v.hold)
+			return
+		}
+		cl.s.inQoS2 = append(cl.s.inQoS2, p.PacketID)
+		cl.ack(codec.TypePubrec, p.PacketID, codec.Success, v.hold)
+	}
+}
+
+// dispatch makes the deliveries of plan p. Deliveries to sessions owned by other loops are batched per loop and
+// posted once at the end. p's scratch goes back to the loop.
+func (l *loop) dispatch(m *message, p routePlan) {
+	for i := range p.to {
+		d := &p.to[i]
+		ids := p.ids[d.idOff : d.idOff+uint32(d.nIDs)]
+		if o := d.sess.owner.Load(); o != l && o != nil {
+			l.stage(o, d.sess, m, d.qos, d.retain, ids)
+		} else {
+			l.deliver(d.sess, m, d.qos, d.retain, ids, false)
+		}
+	}
+	clear(p.to)
+	l.planTo, l.planIDs = p.to[:0], p.ids[:0]
+	l.postStaged()
+}
+
+// stage queues a delivery for another loop; postStaged hands each loop its batch with one lock.
+func (l *loop) stage(o *loop, s *session, m *message, qos byte, retain bool, ids []uint32) {
+	for len(l.staged) <= o.idx {
+		l.staged = append(l.staged, stagedBatch{})
+	}
+	b := &l.staged[o.idx]
+	if len(b.d) == 0 {
+		l.stagedLoops = append(l.stagedLoops, o)
+	}
+	b.d = append(b.d, delivery{sess: s, msg: m.keep(), qos: qos, retain: retain,
+		idOff: uint32(len(b.ids)), nIDs: uint16(len(ids))})
+	b.ids = append(b.ids, ids...)
+}
+
+type stagedBatch struct {
+	d   []delivery
+	ids []uint32
+}
+
+func (l *loop) postStaged() {
+	for _, o := range l.stagedLoops {
+		b := &l.staged[o.idx]
+		o.postBatch(b.d, b.ids)
+		clear(b.d)
+		b.d, b.ids = b.d[:0], b.ids[:0]
+	}
+	clear(l.stagedLoops)
+	l.stagedLoops = l.stagedLoops[:0]
+}
+
+// postBatch appends deliveries (with their subscription identifiers) to l's mailbox and wakes l once.
+func (l *loop) postBatch(ds []delivery, ids []uint32) {
+	m := &l.mail
+	m.mu.Lock()
+	base := uint32(len(m.inIDs))
+	for _, d := range ds {
+		d.idOff += base
+		m.in = append(m.in, d)
+	}
+	m.inIDs = append(m.inIDs, ids...)
+	m.mu.Unlock()
+	l.wake()
+}
+
+// route delivers m to every matching subscriber: plan, then dispatch. Wills and $SYS messages take this way;
+// a client's PUBLISH is acknowledged between the two (handlePublish).
+func (l *loop) route(m *message) {
+	l.dispatch(m, l.plan(m))
+}
+
+// publishWill publishes a will message (owned by the caller's reference) as if its client had sent it.
+func (l *loop) publishWill(w *message) {
+	if w.willTTL > 0 {
+		w.expireAt = l.wheel.now + int64(w.willTTL-1)*10
+		w.expiry = w.willTTL - 1
+	}
+	if w.retain {
+		l.retain(w)
+	}
+	l.route(w)
+	w.release()
 }
