@@ -7,7 +7,7 @@ PKGS      := ./...
 FUZZTIME  ?= 10s
 BENCHTIME ?= 1s
 
-.PHONY: all build run test test-short vet fmt bench bench-go bench-compare fuzz fuzz-smoke clean
+.PHONY: all build run test test-short test-budgets vet fmt bench bench-go bench-compare fuzz fuzz-smoke clean
 
 all: build
 
@@ -29,11 +29,22 @@ vet:
 fmt:
 	gofmt -l -w $$(git ls-files '*.go')
 
-# test: vet, the whole suite under the race detector, then a short fuzz smoke
-# of every fuzz target (the seed corpus already ran as part of go test).
+# BUDGETS names the memory and allocation budget tests (Test...Memory, Test...DoesNotAllocate, TestZeroAllocs,
+# TestBytesPer...). Those that the race detector would distort are not built under -race (`//go:build !race`),
+# so test-budgets runs them all without it.
+BUDGETS := Memory$$|DoesNotAllocate$$|ZeroAllocs$$|^TestBytesPer
+
+# test: vet, the whole suite under the race detector, the budgets without it, then a short fuzz smoke
+# of every fuzz target (the seed corpus already ran as part of go test). No -parallel: the t.Parallel tests
+# (the conformance suite) run GOMAXPROCS at a time, go test's default, which follows the machine.
 test: vet
 	$(GO) test -race -count=1 -timeout 20m $(PKGS)
+	$(MAKE) test-budgets
 	$(MAKE) fuzz-smoke FUZZTIME=5s
+
+# test-budgets: memory per connection and zero allocations, without -race (see BUDGETS).
+test-budgets:
+	$(GO) test -count=1 -timeout 10m -run '$(BUDGETS)' $(PKGS)
 
 test-short:
 	$(GO) test -count=1 -short $(PKGS)

@@ -151,7 +151,12 @@ func TestDistributedPubSub(t *testing.T) {
 		r, err := Run(context.Background(), sub, nil)
 		done <- out{r, err}
 	}()
-	time.Sleep(300 * time.Millisecond) // subscribed before anyone publishes
+	// Subscribed before anyone publishes.
+	for deadline := time.Now().Add(10 * time.Second); f.subscribers() == 0; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the subscriber never subscribed")
+		}
+	}
 	pub := quickSpec(ScenarioPub, url)
 	pub.RunID, pub.Publishers, pub.Count, pub.Duration, pub.Rate = "shared-run", 1, 201, 0, 2000
 	pr, err := Run(context.Background(), pub, nil)

@@ -49,6 +49,13 @@ func (c *fakeConn) send(b []byte) {
 	c.wmu.Unlock()
 }
 
+// subscribers is how many subscriptions the broker holds.
+func (f *fakeBroker) subscribers() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.subs)
+}
+
 func startFakeBroker(t *testing.T, f *fakeBroker) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

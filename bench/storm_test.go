@@ -5,39 +5,25 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"log/slog"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
 	"loopmq/server"
+	"loopmq/server/servertest"
 )
 
 // startLoopmqAdmin starts the broker in process with its HTTP listener (and so the kick endpoint) on free
 // loopback ports; mutate may adjust the options.
 func startLoopmqAdmin(t *testing.T, mutate func(*server.Options)) *server.Server {
 	t.Helper()
-	opts := server.DefaultOptions()
-	opts.TCPAddr, opts.WSAddr, opts.HTTPAddr = "127.0.0.1:0", "", "127.0.0.1:0"
-	opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
-	if mutate != nil {
-		mutate(&opts)
-	}
-	s, err := server.New(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		s.Shutdown(ctx)
+	return servertest.Start(t, func(o *server.Options) {
+		o.HTTPAddr = "127.0.0.1:0"
+		if mutate != nil {
+			mutate(o)
+		}
 	})
-	return s
 }
 
 // TestStormAgainstLoopmq runs both waves of a storm against the in-process broker: every client connects,

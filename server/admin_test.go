@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"loopmq/server/admin"
 )
 
 // adminPost calls the admin endpoint and returns the status and body.
@@ -58,7 +60,7 @@ func TestAdminDisconnect(t *testing.T) {
 				t.Fatalf("status %d (%q), want %d", status, body, tc.wantStatus)
 			}
 			if status == 200 {
-				var res disconnectResult
+				var res admin.Result
 				if err := json.Unmarshal([]byte(body), &res); err != nil {
 					t.Fatalf("body %q: %v", body, err)
 				}

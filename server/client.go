@@ -147,7 +147,7 @@ func (cl *client) onTraffic() gnet.Action {
 	if cl.tr == nil {
 		n := cl.process(raw)
 		cl.discard(n)
-		cl.l.stats.bytesIn.Add(uint64(n))
+		cl.l.stats.BytesIn.Add(uint64(n))
 		return cl.trafficAction()
 	}
 	// The layer hands over one stretch of MQTT bytes per call (a WebSocket deframer stops at each control frame);
@@ -171,8 +171,8 @@ func (cl *client) onTraffic() gnet.Action {
 			break // waiting for more bytes
 		}
 	}
-	cl.l.stats.bytesIn.Add(uint64(off))
-	cl.l.stats.wsBytesIn.Add(uint64(off))
+	cl.l.stats.BytesIn.Add(uint64(off))
+	cl.l.stats.WSBytesIn.Add(uint64(off))
 	cl.discard(off)
 	return cl.trafficAction()
 }
@@ -223,7 +223,7 @@ func (cl *client) resumeInput() {
 	if len(raw) > 0 {
 		n := cl.process(raw)
 		cl.discard(n)
-		cl.l.stats.bytesIn.Add(uint64(n))
+		cl.l.stats.BytesIn.Add(uint64(n))
 	}
 }
 
@@ -273,7 +273,7 @@ func (cl *client) process(buf []byte) int {
 		cl.want = 0
 		body := buf[off+h.Size : off+h.Len()]
 		off += h.Len()
-		cl.l.stats.packetIn(cl.tr != nil, h)
+		cl.l.stats.PacketIn(cl.tr != nil, h)
 		cl.handle(h, body)
 	}
 	return off
@@ -337,7 +337,7 @@ func (cl *client) buf() []byte {
 
 // write stores the outbox after appending to buf() and schedules the flush.
 func (cl *client) write(b []byte) {
-	cl.l.stats.packetOut(cl.tr != nil, b, len(cl.out.B))
+	cl.l.stats.PacketOut(cl.tr != nil, b, len(cl.out.B))
 	cl.out.B = b
 	if cl.state < stClosed {
 		cl.l.markDirty(cl)
@@ -349,7 +349,7 @@ func (cl *client) write(b []byte) {
 func (cl *client) writeRaw(p []byte) {
 	cl.flush()
 	if cl.state < stClosed {
-		cl.l.stats.bytesOut.Add(uint64(len(p)))
+		cl.l.stats.BytesOut.Add(uint64(len(p)))
 		cl.c.Write(p)
 	}
 }
@@ -375,9 +375,9 @@ func (cl *client) flush() {
 			cl.l.outbound[cl].added += b.Len()
 		}
 		if cl.tr != nil {
-			cl.l.stats.bytesOut.Add(uint64(cl.writeFramed(b.B)))
+			cl.l.stats.BytesOut.Add(uint64(cl.writeFramed(b.B)))
 		} else {
-			cl.l.stats.bytesOut.Add(uint64(b.Len()))
+			cl.l.stats.BytesOut.Add(uint64(b.Len()))
 			cl.c.Write(b.B)
 		}
 		if cl.state < stClosing && cl.c.OutboundBuffered() > hardLimitFactor*cl.l.s.opts.OutboundHighWater {
@@ -428,7 +428,7 @@ func (cl *client) fail(code codec.ReasonCode, why string) {
 		return
 	}
 	cl.violation(errors.New(why))
-	cl.l.stats.protocolErrors.Add(1)
+	cl.l.stats.ProtocolErrors.Add(1)
 	if cl.version == codec.V5 && cl.state == stConnected {
 		cl.sendDisconnect(code, why)
 	}

@@ -2,6 +2,7 @@ package server
 
 import (
 	"loopmq/codec"
+	"loopmq/server/stats"
 )
 
 // A message leaving for one session, on the loop that owns it: deliver places it (outbox, inflight window or
@@ -34,7 +35,7 @@ func (l *loop) deliver(s *session, m *message, qos byte, retain bool, ids []uint
 func (l *loop) place(s *session, m *message, qos byte, retain bool, ids []uint32, paced bool) (queued bool) {
 	if s.dead || m.expired(l.wheel.now) {
 		if !s.dead {
-			l.stats.droppedExpired.Add(1)
+			l.stats.DroppedExpired.Add(1)
 		}
 		return false
 	}
@@ -45,7 +46,7 @@ func (l *loop) place(s *session, m *message, qos byte, retain bool, ids []uint32
 			return false // QoS 0 is not queued for offline sessions
 		}
 		if !paced && cl.outbound() >= l.s.opts.OutboundHighWater {
-			l.stats.droppedHighWater.Add(1)
+			l.stats.DroppedHighWater.Add(1)
 			l.watchOutbound(cl)
 			return false
 		}
@@ -64,7 +65,7 @@ func (l *loop) place(s *session, m *message, qos byte, retain bool, ids []uint32
 	// Queued even past max_queued_messages: plan already admitted the message, and held the publisher's
 	// acknowledgement if it went over the limit.
 	s.queue = append(s.queue, e)
-	addOwned(&l.stats.queued, 1)
+	stats.AddOwned(&l.stats.Queued, 1)
 	if online && s.backlog.Load() > l.s.waits.limit {
 		l.watchCongestion(s)
 	}
@@ -128,7 +129,7 @@ func (s *session) findInflight(id uint16, qos byte) int {
 }
 
 func (s *session) removeInflight(l *loop, i int) {
-	addOwned(&l.stats.inflight, -1)
+	stats.AddOwned(&l.stats.Inflight, -1)
 	s.inflight[i].m.release()
 	copy(s.inflight[i:], s.inflight[i+1:])
 	s.inflight[len(s.inflight)-1] = outMsg{}
@@ -150,7 +151,7 @@ func (s *session) sendNew(cl *client, e outMsg) {
 		return
 	}
 	s.inflight = append(s.inflight, e)
-	addOwned(&cl.l.stats.inflight, 1)
+	stats.AddOwned(&cl.l.stats.Inflight, 1)
 }
 
 // pump moves queued messages into the inflight window while there is room.
@@ -164,7 +165,7 @@ func (s *session) pump(l *loop) {
 		e := s.queue[n]
 		n++
 		if e.m.expired(l.wheel.now) {
-			l.stats.droppedExpired.Add(1)
+			l.stats.DroppedExpired.Add(1)
 			e.m.release()
 			continue
 		}
@@ -180,7 +181,7 @@ func (s *session) pump(l *loop) {
 		} else {
 			s.queue = s.queue[n:]
 		}
-		addOwned(&l.stats.queued, -int64(n))
+		stats.AddOwned(&l.stats.Queued, -int64(n))
 		s.release(&l.s.waits, int32(n))
 	}
 }
@@ -243,7 +244,7 @@ func (cl *client) sendPublish(m *message, qos byte, retain bool, packetID uint16
 	}
 	if cl.maxOut > 0 && uint32(len(b)-start) > cl.maxOut {
 		cl.out.B = b[:start]
-		l.stats.droppedTooLarge.Add(1)
+		l.stats.DroppedTooLarge.Add(1)
 		return false
 	}
 	if x != nil && cl.aliasMaxOut > 0 {
@@ -258,7 +259,7 @@ func (cl *client) sendPublish(m *message, qos byte, retain bool, packetID uint16
 		}
 	}
 	cl.write(b)
-	l.stats.msgsOut.Add(1)
+	l.stats.MsgsOut.Add(1)
 	return true
 }
 

@@ -36,7 +36,7 @@ func (e *engine) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 	defer l.leave()
 	cl := &client{l: l, c: c}
 	cl.t.owner = cl
-	l.stats.conns.Add(1)
+	l.stats.Conns.Add(1)
 	if t := s.listenerTransport(localPort(c)); t != transportSniff {
 		cl.setTransport(t)
 	}
@@ -94,7 +94,7 @@ func (e *engine) OnClose(c gnet.Conn, err error) gnet.Action {
 	}
 	cl.transportClosing(e.s.stopping.Load())
 	if cl.state != stClosed {
-		cl.l.stats.conns.Add(-1)
+		cl.l.stats.Conns.Add(-1)
 	}
 	cl.onClose(err)
 	return gnet.None

@@ -6,6 +6,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"loopmq/codec"
+	"loopmq/server/stats"
 )
 
 // Flow control between publishers and slow subscribers.
@@ -172,7 +173,7 @@ func (cl *client) ack(typ codec.Type, id uint16, reason codec.ReasonCode, hold *
 	if typ == codec.TypePuback {
 		a.pubacks++
 	}
-	addOwned(&cl.l.stats.heldAcks, 1)
+	stats.AddOwned(&cl.l.stats.HeldAcks, 1)
 	cl.releaseAcks()
 }
 
@@ -225,7 +226,7 @@ func (cl *client) releaseAcks() {
 		k := copy(a.q, a.q[n:])
 		clear(a.q[k:])
 		a.q = a.q[:k]
-		addOwned(&cl.l.stats.heldAcks, -int64(n))
+		stats.AddOwned(&cl.l.stats.HeldAcks, -int64(n))
 	}
 }
 
@@ -249,7 +250,7 @@ func (cl *client) onWaitOver(s *session) {
 // it resumes its session (they were delivered already; QoS 2 ids stay known, so they are not delivered twice).
 func (cl *client) dropAcks() {
 	if a := cl.acks; a != nil {
-		addOwned(&cl.l.stats.heldAcks, -int64(len(a.q)))
+		stats.AddOwned(&cl.l.stats.HeldAcks, -int64(len(a.q)))
 		cl.acks = nil
 	}
 }
@@ -380,7 +381,7 @@ func (l *loop) checkOutbound() {
 // (MQTT 5: DISCONNECT 0x97 Quota exceeded first).
 func (cl *client) dropSlowConsumer(what, over string) {
 	l := cl.l
-	l.stats.slowConsumers.Add(1)
+	l.stats.SlowConsumers.Add(1)
 	why := "slow consumer: " + what + " " + l.s.opts.SlowConsumerTimeout.String() + " with " + over
 	if cl.version == codec.V5 {
 		cl.sendDisconnect(codec.QuotaExceeded, why)

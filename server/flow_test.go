@@ -32,9 +32,9 @@ func subPacket(v codec.Version, id uint16, filter string, qos byte) []byte {
 // flowGauges sums the flow-control gauges of every loop.
 func flowGauges(s *Server) (queued, inflight, held int64) {
 	for _, l := range s.loopList() {
-		queued += l.stats.queued.Load()
-		inflight += l.stats.inflight.Load()
-		held += l.stats.heldAcks.Load()
+		queued += l.stats.Queued.Load()
+		inflight += l.stats.Inflight.Load()
+		held += l.stats.HeldAcks.Load()
 	}
 	return
 }
@@ -136,7 +136,7 @@ func TestSlowSubscriberHoldsPublisherAcks(t *testing.T) {
 					t.Fatalf("PUBACK order: %v", acks)
 				}
 			}
-			if d := s.stats().droppedQueueFull; d != 0 {
+			if d := s.stats().DroppedQueueFull; d != 0 {
 				t.Fatalf("dropped %d messages for a connected subscriber", d)
 			}
 			waitFor(t, "gauges back to 0", func() bool { q, f, h := flowGauges(s); return q == 0 && f == 0 && h == 0 })
@@ -175,7 +175,7 @@ func TestOfflineSessionAtLimitRefusesWithQuotaExceeded(t *testing.T) {
 	pub.expect([]byte{0x50, 3, 0, 6, 0x97})
 	pub.send([]byte{0x62, 2, 0, 6})
 	pub.expect([]byte{0x70, 3, 0, 6, 0x92})
-	if d := s.stats().droppedQueueFull; d != 3 {
+	if d := s.stats().DroppedQueueFull; d != 3 {
 		t.Fatalf("dropped_queue_full = %d, want 3", d)
 	}
 }
@@ -212,7 +212,7 @@ func TestStuckSubscriberIsDisconnected(t *testing.T) {
 	if acks := readAcks(t, pub, time.Second); len(acks) != 10 {
 		t.Fatalf("publisher got %d PUBACKs after the stuck subscriber left, want 10", len(acks))
 	}
-	if n := s.stats().slowConsumers; n != 1 {
+	if n := s.stats().SlowConsumers; n != 1 {
 		t.Fatalf("slow consumer count %d, want 1", n)
 	}
 }
@@ -383,9 +383,9 @@ func TestNoAckedLossUnderOverload(t *testing.T) {
 	defer mu.Unlock()
 	if len(seen) != pubs*each {
 		t.Fatalf("subscriber got %d distinct messages of %d acknowledged (dropped_queue_full %d)", len(seen),
-			pubs*each, s.stats().droppedQueueFull)
+			pubs*each, s.stats().DroppedQueueFull)
 	}
-	if d := s.stats().droppedQueueFull; d != 0 {
+	if d := s.stats().DroppedQueueFull; d != 0 {
 		t.Fatalf("dropped_queue_full = %d", d)
 	}
 }
@@ -455,12 +455,12 @@ func TestStuckQoS0SubscriberIsDisconnected(t *testing.T) {
 	msg := pubPacket(codec.V311, "t", 0, 0, string(make([]byte, 4096)))
 	// Enough to fill the kernel's buffers on both sides and then the broker's high-water mark; the stuck client
 	// reads nothing from now on.
-	for end := time.Now().Add(5 * time.Second); time.Now().Before(end) && s.stats().slowConsumers == 0; {
+	for end := time.Now().Add(5 * time.Second); time.Now().Before(end) && s.stats().SlowConsumers == 0; {
 		pub.send(msg)
 		time.Sleep(50 * time.Microsecond)
 	}
-	waitFor(t, "the stuck subscriber to be disconnected", func() bool { return s.stats().slowConsumers == 1 })
-	if s.stats().droppedHighWater == 0 {
+	waitFor(t, "the stuck subscriber to be disconnected", func() bool { return s.stats().SlowConsumers == 1 })
+	if s.stats().DroppedHighWater == 0 {
 		t.Fatal("no QoS 0 message was dropped over the high-water mark")
 	}
 	// Keep the load on a while longer than the timeout: the slow reader stays.
@@ -472,7 +472,7 @@ func TestStuckQoS0SubscriberIsDisconnected(t *testing.T) {
 	if err := <-slowErr; err != nil {
 		t.Fatalf("the slow but reading subscriber lost its connection: %v", err)
 	}
-	if n := s.stats().slowConsumers; n != 1 {
+	if n := s.stats().SlowConsumers; n != 1 {
 		t.Fatalf("%d slow consumers disconnected, want only the stuck one", n)
 	}
 	pub.send([]byte{0xc0, 0})

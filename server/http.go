@@ -1,40 +1,32 @@
 package server
 
 import (
+	"context"
 	"net"
 	"net/http"
-	"net/http/pprof"
 
-	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"loopmq/server/admin"
+	"loopmq/server/stats"
 )
 
-// startHTTP serves /metrics, /healthz, /readyz and /debug/pprof/ on HTTPAddr. It runs beside the event loops on
-// ordinary goroutines: it is for operators, not for clients.
+// startHTTP serves the operator's endpoints (server/admin) on HTTPAddr.
 func (s *Server) startHTTP() error {
 	ln, err := net.Listen("tcp", s.opts.HTTPAddr)
 	if err != nil {
 		return err
 	}
-	mux := http.NewServeMux()
-	mux.Handle("/metrics", promhttp.HandlerFor(s.newRegistry(), promhttp.HandlerOpts{}))
-	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
-		w.Write([]byte("ok\n"))
-	})
-	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
-		if !s.ready.Load() {
-			http.Error(w, "not ready", http.StatusServiceUnavailable)
-			return
-		}
-		w.Write([]byte("ready\n"))
-	})
-	mux.HandleFunc("/admin/disconnect", s.handleAdminDisconnect)
-	mux.HandleFunc("/debug/pprof/", pprof.Index)
-	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
-	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
-	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	s.httpLn = ln
-	s.httpSrv = &http.Server{Handler: mux}
+	s.httpSrv = &http.Server{Handler: admin.NewHandler(adminBroker{s}, stats.NewRegistry(s.readStats))}
 	go s.httpSrv.Serve(ln)
 	return nil
 }
+
+// adminBroker is the server as the admin endpoints see it.
+type adminBroker struct{ s *Server }
+
+func (b adminBroker) Ready() bool        { return b.s.ready.Load() }
+func (b adminBroker) ShuttingDown() bool { return b.s.stopping.Load() }
+func (b adminBroker) Disconnect(ctx context.Context, id string) admin.Result {
+	return b.s.disconnectClient(ctx, id)
+}
+func (b adminBroker) DisconnectAll(ctx context.Context) admin.Result { return b.s.disconnectAll(ctx) }

@@ -8,6 +8,7 @@ import (
 	"github.com/panjf2000/gnet/v2"
 
 	"loopmq/codec"
+	"loopmq/server/stats"
 	"loopmq/server/ws"
 	"loopmq/topic"
 )
@@ -56,8 +57,8 @@ type loop struct {
 	wsHdr       [ws.MaxFrameHeaderLen]byte // header of the binary frame being flushed
 	wsIov       [2][]byte                  // header and data of that frame, for one writev
 
-	busy  busyClock
-	stats counters
+	busy  stats.BusyClock
+	stats stats.Loop
 }
 
 func newLoop(s *Server, el gnet.EventLoop, idx int) *loop {
@@ -118,7 +119,7 @@ func (l *loop) tick(context.Context) error {
 	l.enter()
 	defer l.leave()
 	l.wheel.advance(l.s.tickNow())
-	l.stats.pkts.publish()
+	l.stats.Packets.Publish()
 	if len(l.congested) > 0 {
 		l.checkCongestion()
 	}
@@ -188,9 +189,9 @@ func (l *loop) drain(context.Context) error {
 	ds, ids, tasks := m.in, m.inIDs, m.tasks
 	m.in, m.inIDs, m.tasks = m.spareD[:0], m.spareI[:0], nil
 	m.mu.Unlock()
-	l.stats.mailDrains.Add(1)
-	l.stats.mailDeliveries.Add(uint64(len(ds)))
-	l.stats.mailTasks.Add(uint64(len(tasks)))
+	l.stats.MailDrains.Add(1)
+	l.stats.MailDeliveries.Add(uint64(len(ds)))
+	l.stats.MailTasks.Add(uint64(len(tasks)))
 	for i := range ds {
 		d := &ds[i]
 		l.deliver(d.sess, d.msg, d.qos, d.retain, ids[d.idOff:d.idOff+uint32(d.nIDs)], false)

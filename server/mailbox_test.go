@@ -37,7 +37,7 @@ func TestMailboxCrossLoopDelivery(t *testing.T) {
 	if conn.written == 0 {
 		t.Fatal("nothing delivered")
 	}
-	if got := bb.loops[1].stats.msgsOut.Load(); got != senders*each {
+	if got := bb.loops[1].stats.MsgsOut.Load(); got != senders*each {
 		t.Fatalf("%d messages delivered, want %d", got, senders*each)
 	}
 }
@@ -177,7 +177,7 @@ func TestLargeFanoutMergesOverlap(t *testing.T) {
 		before := first.written
 		pub.process([]byte{0x30, 6, 0, 3, 'a', '/', 'b', 'x'})
 		bb.pass()
-		if got := bb.loops[0].stats.msgsOut.Load(); got != 40 {
+		if got := bb.loops[0].stats.MsgsOut.Load(); got != 40 {
 			t.Fatalf("overlap=%v: %d deliveries, want 40", overlap, got)
 		}
 		if n := first.written - before; n != 8 {

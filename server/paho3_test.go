@@ -9,6 +9,8 @@ import (
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
+
+	"loopmq/internal/testenv"
 )
 
 // v3client is a connected paho.mqtt.golang (MQTT 3.1.1) client.
@@ -120,23 +122,22 @@ func TestPaho3WillAndTakeover(t *testing.T) {
 }
 
 func TestMosquittoClients(t *testing.T) {
-	if _, err := exec.LookPath("mosquitto_sub"); err != nil {
-		t.Skip("mosquitto-clients not installed (.ci/run installs them)")
-	}
+	subBin, pubBin := testenv.MosquittoClients(t)
 	s := startBroker(t, nil)
 	host, port, _ := strings.Cut(s.TCPAddr(), ":")
 	for _, v := range []string{"mqttv311", "mqttv5", "mqttv31"} {
 		t.Run(v, func(t *testing.T) {
-			sub := exec.Command("mosquitto_sub", "-h", host, "-p", port, "-V", v, "-t", "m/"+v, "-q", "1", "-C", "2", "-W", "10", "-v")
+			subs := s.subscriptions.Load()
+			sub := exec.Command(subBin, "-h", host, "-p", port, "-V", v, "-t", "m/"+v, "-q", "1", "-C", "2", "-W", "10", "-v")
 			var out strings.Builder
 			sub.Stdout = &out
 			sub.Stderr = &out
 			if err := sub.Start(); err != nil {
 				t.Fatal(err)
 			}
-			time.Sleep(300 * time.Millisecond)
+			waitFor(t, "mosquitto_sub's subscription", func() bool { return s.subscriptions.Load() > subs })
 			for i, q := range []string{"0", "2"} {
-				pub := exec.Command("mosquitto_pub", "-h", host, "-p", port, "-V", v, "-t", "m/"+v, "-q", q, "-m", fmt.Sprintf("hello%d", i))
+				pub := exec.Command(pubBin, "-h", host, "-p", port, "-V", v, "-t", "m/"+v, "-q", q, "-m", fmt.Sprintf("hello%d", i))
 				if b, err := pub.CombinedOutput(); err != nil {
 					t.Fatalf("mosquitto_pub: %v %s", err, b)
 				}
@@ -155,27 +156,26 @@ func TestMosquittoClients(t *testing.T) {
 // TestMosquittoRetainedAndWill: a retained message set by mosquitto_pub reaches a later mosquitto_sub, and the
 // will of a killed mosquitto_sub is published.
 func TestMosquittoRetainedAndWill(t *testing.T) {
-	if _, err := exec.LookPath("mosquitto_sub"); err != nil {
-		t.Skip("mosquitto-clients not installed (.ci/run installs them)")
-	}
+	subBin, pubBin := testenv.MosquittoClients(t)
 	s := startBroker(t, nil)
 	host, port, _ := strings.Cut(s.TCPAddr(), ":")
-	if b, err := exec.Command("mosquitto_pub", "-h", host, "-p", port, "-t", "keep/me", "-r", "-q", "1", "-m", "stored").CombinedOutput(); err != nil {
+	if b, err := exec.Command(pubBin, "-h", host, "-p", port, "-t", "keep/me", "-r", "-q", "1", "-m", "stored").CombinedOutput(); err != nil {
 		t.Fatalf("mosquitto_pub: %v %s", err, b)
 	}
-	out, err := exec.Command("mosquitto_sub", "-h", host, "-p", port, "-t", "keep/#", "-C", "1", "-W", "10", "-v").CombinedOutput()
+	out, err := exec.Command(subBin, "-h", host, "-p", port, "-t", "keep/#", "-C", "1", "-W", "10", "-v").CombinedOutput()
 	if err != nil || string(out) != "keep/me stored\n" {
 		t.Fatalf("retained via mosquitto_sub: %q %v", out, err)
 	}
 
 	watcher := dialV3(t, s, "watcher", true, nil)
 	wait(t, watcher.Subscribe("wills/#", 1, nil))
-	dying := exec.Command("mosquitto_sub", "-h", host, "-p", port, "-V", "mqttv311", "-t", "x", "-i", "dying",
+	subs := s.subscriptions.Load()
+	dying := exec.Command(subBin, "-h", host, "-p", port, "-V", "mqttv311", "-t", "x", "-i", "dying",
 		"--will-topic", "wills/dying", "--will-payload", "gone", "--will-qos", "1")
 	if err := dying.Start(); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(500 * time.Millisecond)
+	waitFor(t, "the dying mosquitto_sub's subscription", func() bool { return s.subscriptions.Load() > subs })
 	dying.Process.Kill() // no DISCONNECT: the broker publishes the will
 	dying.Wait()
 	got := watcher.waitN(t, 1)

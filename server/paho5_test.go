@@ -176,16 +176,17 @@ func TestPaho5RetainedAndRetainHandling(t *testing.T) {
 	if _, err := sub.Subscribe(ctx5s(t), &paho.Subscribe{Subscriptions: []paho.SubscribeOptions{{Topic: "r/#", QoS: 1}}}); err != nil {
 		t.Fatal(err)
 	}
-	got = sub.waitN(t, 2)
-	time.Sleep(200 * time.Millisecond)
-	if n := sub.count(); n != 2 {
-		t.Fatalf("got %d retained deliveries, want 2", n)
-	}
-	// A live publish to a subscriber without Retain As Published has RETAIN cleared.
+	sub.waitN(t, 2)
+	// A live publish to a subscriber without Retain As Published has RETAIN cleared. It comes after every retained
+	// delivery the SUBSCRIBEs caused, so it is the third message: no other retained delivery came.
 	if _, err := pub.Publish(ctx5s(t), &paho.Publish{Topic: "r/c", QoS: 1, Retain: true, Payload: []byte("x")}); err != nil {
 		t.Fatal(err)
 	}
 	got = sub.waitN(t, 3)
+	if got[1].Topic != "r/a" || got[2].Topic != "r/c" {
+		t.Fatalf("deliveries %q, %q, %q; want r/a twice (Retain Handling 0 only), then the live r/c",
+			got[0].Topic, got[1].Topic, got[2].Topic)
+	}
 	if got[2].Retain {
 		t.Fatal("live delivery kept RETAIN without Retain As Published")
 	}
@@ -217,15 +218,18 @@ func TestPaho5PersistentSessionQueue(t *testing.T) {
 	if !c2.connack.SessionPresent {
 		t.Fatal("session present not set on resume")
 	}
-	got := c2.waitN(t, 5)
-	for i, p := range got {
+	// A live message after the resume comes after the whole queue: the five QoS 1 messages, nothing else.
+	if _, err := pub.Publish(ctx5s(t), &paho.Publish{Topic: "p/x", QoS: 1, Payload: []byte("live")}); err != nil {
+		t.Fatal(err)
+	}
+	got := c2.waitN(t, 6)
+	for i, p := range got[:5] {
 		if p.Payload[0] != byte(i) || p.QoS != 1 {
-			t.Fatalf("message %d: %+v", i, p)
+			t.Fatalf("message %d: %+v (QoS 0 is not queued)", i, p)
 		}
 	}
-	time.Sleep(200 * time.Millisecond)
-	if n := c2.count(); n != 5 {
-		t.Fatalf("got %d messages, want 5 (QoS 0 is not queued)", n)
+	if string(got[5].Payload) != "live" {
+		t.Fatalf("message 5: %q, want the live one after the queue", got[5].Payload)
 	}
 }
 
@@ -321,9 +325,12 @@ func TestPaho5SubscriptionIDsAndNoLocal(t *testing.T) {
 	if _, err := c.Publish(ctx5s(t), &paho.Publish{Topic: "own", QoS: 0, Payload: []byte("self")}); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(200 * time.Millisecond)
-	if n := c.count(); n != 1 {
-		t.Fatalf("got %d messages; No Local should have suppressed the own publish", n)
+	// Then an own publish on a subscription without No Local: it comes back, after "self" had it not been suppressed.
+	if _, err := c.Publish(ctx5s(t), &paho.Publish{Topic: "s/mark", QoS: 0, Payload: []byte("mark")}); err != nil {
+		t.Fatal(err)
+	}
+	if got := c.waitN(t, 2); string(got[1].Payload) != "mark" {
+		t.Fatalf("got %q before the marker; No Local should have suppressed the own publish", got[1].Payload)
 	}
 }
 
@@ -344,10 +351,13 @@ func TestPaho5MessageExpiryAndUserProperties(t *testing.T) {
 	if _, err := sub.Subscribe(ctx5s(t), &paho.Subscribe{Subscriptions: []paho.SubscribeOptions{{Topic: "e/#", QoS: 1}}}); err != nil {
 		t.Fatal(err)
 	}
-	got := sub.waitN(t, 1)
-	time.Sleep(200 * time.Millisecond)
-	if n := sub.count(); n != 1 {
-		t.Fatalf("got %d retained messages, want 1 (e/2 expired)", n)
+	// A live message after the SUBSCRIBE comes after its retained deliveries: e/1 alone (e/2 expired), then it.
+	if _, err := pub.Publish(ctx5s(t), &paho.Publish{Topic: "e/live", QoS: 1, Payload: []byte("live")}); err != nil {
+		t.Fatal(err)
+	}
+	got := sub.waitN(t, 2)
+	if got[0].Topic != "e/1" || got[1].Topic != "e/live" {
+		t.Fatalf("got %q then %q, want e/1 then e/live (e/2 expired)", got[0].Topic, got[1].Topic)
 	}
 	p := got[0].Properties
 	if p == nil || p.MessageExpiry == nil || *p.MessageExpiry > 99 || *p.MessageExpiry < 97 {

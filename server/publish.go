@@ -17,7 +17,7 @@ var sysPrefix = []byte("$SYS")
 // handlePublish receives an application message: topic alias, QoS 1/2 handshakes, retained store, routing.
 func (cl *client) handlePublish(p *codec.Publish) {
 	l := cl.l
-	l.stats.msgsIn.Add(1)
+	l.stats.MsgsIn.Add(1)
 	s := cl.s
 	name := p.Topic
 	if cl.version == codec.V5 {
@@ -155,7 +155,7 @@ func (l *loop) retain(m *message) {
 	if (o.MaxRetainedBytes > 0 && s.retainedBytes.Load()+int64(len(m.payload)) > o.MaxRetainedBytes) ||
 		(o.MaxRetainedMessages > 0 && s.retained.Len() >= o.MaxRetainedMessages) {
 		if _, exists := s.retained.Get(m.topic); !exists || o.MaxRetainedBytes > 0 {
-			l.stats.droppedRetained.Add(1)
+			l.stats.DroppedRetained.Add(1)
 			return
 		}
 	}
@@ -226,7 +226,7 @@ func (l *loop) plan(m *message) routePlan {
 		if qos > 0 {
 			switch s.admit(&l.s.waits) {
 			case refused:
-				l.stats.droppedQueueFull.Add(1)
+				l.stats.DroppedQueueFull.Add(1)
 				p.refused++
 				p.ids = p.ids[:idOff]
 				continue

@@ -2,5 +2,6 @@
 
 package server
 
-// raceEnabled: the race detector makes sync.Pool drop items, so allocation counts are meaningless under it.
+// raceEnabled keeps the memory benchmarks (a million sessions, per-session components) out of race runs, whose
+// shadow memory would distort them. The allocation and memory budget tests are not built under -race at all.
 const raceEnabled = true

@@ -1,5 +1,5 @@
-// Package server is the loopmq broker core: gnet event loops, MQTT sessions, routing and delivery, limits,
-// options, metrics and $SYS topics.
+// Package server is the loopmq broker core: gnet event loops, MQTT sessions, routing and delivery, limits and
+// options. Its figures are shown by server/stats (metrics, $SYS) and its operator endpoints served by server/admin.
 package server
 
 import (
@@ -54,7 +54,6 @@ type Server struct {
 	stopping atomic.Bool
 	stopOnce sync.Once
 
-	global        counters // for work done outside a loop
 	openConns     atomic.Int64
 	connected     atomic.Int64
 	totalConnects atomic.Uint64

@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 
 	"loopmq/codec"
+	"loopmq/server/stats"
 	"loopmq/topic"
 )
 
@@ -227,8 +228,8 @@ func (l *loop) endSession(s *session) {
 		for i := range f.queue {
 			f.queue[i].m.release()
 		}
-		addOwned(&l.stats.inflight, -int64(len(f.inflight)))
-		addOwned(&l.stats.queued, -int64(len(f.queue)))
+		stats.AddOwned(&l.stats.Inflight, -int64(len(f.inflight)))
+		stats.AddOwned(&l.stats.Queued, -int64(len(f.queue)))
 		s.release(&l.s.waits, int32(len(f.queue)))
 		s.flow = nil
 	}

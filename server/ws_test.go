@@ -13,6 +13,7 @@ import (
 
 	gobwas "github.com/gobwas/ws"
 
+	"loopmq/server/stats"
 	"loopmq/server/ws/wstest"
 )
 
@@ -327,7 +328,7 @@ func TestWSSamePort(t *testing.T) {
 		}
 		defer c.Close()
 		roundTrip(t, &rawConn{t: t, Conn: c}, "raw-on-ws")
-		if got := s.stats().connectsTCP; got != 1 {
+		if got := s.stats().Connects[stats.TCP]; got != 1 {
 			t.Fatalf("connections counted as TCP: %d, want 1", got)
 		}
 	})
@@ -346,8 +347,8 @@ func TestWSSamePort(t *testing.T) {
 		s := startWSBroker(t, func(o *Options) { o.TCPSniffWS = true })
 		roundTrip(t, upgradeWS(t, s.TCPAddr()), "ws-on-tcp")
 		roundTrip(t, dialRaw(t, s), "tcp-on-tcp")
-		if sn := s.stats(); sn.connectsWS != 1 || sn.connectsTCP != 1 {
-			t.Fatalf("connections counted ws=%d tcp=%d, want 1 and 1", sn.connectsWS, sn.connectsTCP)
+		if sn := s.stats(); sn.Connects[stats.WS] != 1 || sn.Connects[stats.TCP] != 1 {
+			t.Fatalf("connections counted ws=%d tcp=%d, want 1 and 1", sn.Connects[stats.WS], sn.Connects[stats.TCP])
 		}
 	})
 	t.Run("WebSocket on the TCP port without TCPSniffWS", func(t *testing.T) {
@@ -418,22 +419,38 @@ func TestWSTransportStats(t *testing.T) {
 	c.send(connect311("tcp", true))
 	c.expect(connack)
 	deadline := time.Now().Add(5 * time.Second)
+	var sn stats.Snapshot
 	for {
-		sn := s.stats()
-		ok := sn.connectsWS == 1 && sn.connectsTCP == 1 && s.openWS.Load() == 1 && s.openTCP.Load() == 1 &&
-			sn.wsPacketsIn == 2 && sn.packetsIn == 3 && sn.wsPacketsOut == 2 && sn.packetsOut == 3 &&
-			sn.wsBytesIn > 4+2 && sn.wsBytesOut > 129+4+2 && sn.bytesIn-sn.wsBytesIn == uint64(len(connect311("tcp", true)))
+		sn = s.stats()
+		ok := sn.Connects[stats.WS] == 1 && sn.Connects[stats.TCP] == 1 && sn.Open[stats.WS] == 1 && sn.Open[stats.TCP] == 1 &&
+			sn.TransportPackets(stats.In, stats.WS) == 2 && sn.TransportPackets(stats.In, stats.TCP) == 1 &&
+			sn.TransportPackets(stats.Out, stats.WS) == 2 && sn.TransportPackets(stats.Out, stats.TCP) == 1 &&
+			sn.WSBytesIn > 4+2 && sn.WSBytesOut > 129+4+2 && sn.TransportBytesIn(stats.TCP) == uint64(len(connect311("tcp", true)))
 		if ok {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("stats %+v open ws=%d tcp=%d", sn, s.openWS.Load(), s.openTCP.Load())
+			t.Fatalf("stats %+v", sn)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	sys := s.transportSys(new(snapshot))
-	if len(sys) != 12 || sys[6][0] != "$SYS/broker/transport/ws/connections/current" || sys[6][1] != "1" {
-		t.Fatalf("$SYS transport topics %q", sys)
+	sys := stats.Sys(Version, &sn)
+	want := map[string]string{
+		"$SYS/broker/transport/ws/connections/current":  "1",
+		"$SYS/broker/transport/tcp/connections/current": "1",
+		"$SYS/broker/transport/ws/packets/received":     "2",
+		"$SYS/broker/transport/tcp/packets/received":    "1",
+	}
+	for _, st := range sys {
+		if v, ok := want[st.Name]; ok {
+			if st.Value != v {
+				t.Errorf("%s = %q, want %q", st.Name, st.Value, v)
+			}
+			delete(want, st.Name)
+		}
+	}
+	if len(want) != 0 {
+		t.Fatalf("$SYS transport topics missing: %v", want)
 	}
 	w.Close()
 	c.Close()
@@ -583,7 +600,7 @@ func TestWSPingFloodWithoutReading(t *testing.T) {
 		}
 	}()
 	deadline := time.Now().Add(20 * time.Second)
-	for s.stats().connectsWS < 2 || s.openWS.Load() != 1 { // the pinger came, then only the bystander is left
+	for s.stats().Connects[stats.WS] < 2 || s.openWS.Load() != 1 { // the pinger came, then only the bystander is left
 		if time.Now().After(deadline) {
 			t.Fatalf("%d WebSocket connections open: the pinging client was not closed", s.openWS.Load())
 		}

@@ -162,7 +162,7 @@ func (w *wsLayer) sendClose(code gobwas.StatusCode) {
 
 // send writes transport bytes (handshake response, pong, close) after whatever MQTT bytes are queued.
 func (w *wsLayer) send(p []byte) {
-	w.cl.l.stats.wsBytesOut.Add(uint64(len(p)))
+	w.cl.l.stats.WSBytesOut.Add(uint64(len(p)))
 	w.cl.writeRaw(p)
 }
 
@@ -177,7 +177,7 @@ func (cl *client) writeFramed(p []byte) int {
 	l.wsIov[0], l.wsIov[1] = l.wsHdr[:k], p
 	cl.c.Writev(l.wsIov[:])
 	l.wsIov[0], l.wsIov[1] = nil, nil // do not keep the outbox alive
-	l.stats.wsBytesOut.Add(uint64(k + len(p)))
+	l.stats.WSBytesOut.Add(uint64(k + len(p)))
 	return k + len(p)
 }
 

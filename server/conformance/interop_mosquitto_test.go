@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"os"
 	"os/exec"
 	"strings"
 	"sync"
@@ -14,21 +13,15 @@ import (
 	"time"
 
 	"github.com/eclipse/paho.golang/paho"
+
+	"loopmq/internal/testenv"
 )
 
-// mosquittoBin finds a mosquitto client binary. Outside CI a missing binary skips the test with a clear message;
-// with CI=true it fails, because .ci/run installs mosquitto-clients.
+// mosquittoBin finds a mosquitto client binary (Debian's mosquitto-clients). A missing one fails the test with
+// what to install: .ci/run installs it.
 func mosquittoBin(t testing.TB, name string) string {
 	t.Helper()
-	p, err := exec.LookPath(name)
-	if err == nil {
-		return p
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("%s not found: CI must install Debian's mosquitto-clients (.ci/run does)", name)
-	}
-	t.Skipf("%s not found: install Debian's mosquitto-clients to run this test", name)
-	return ""
+	return testenv.Command(t, name, "mosquitto-clients")
 }
 
 func hostPort(t testing.TB, addr string) (string, string) {

@@ -231,24 +231,38 @@ func TestTakeover_ManyConcurrentConnectsLeaveExactlyOne(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	time.Sleep(500 * time.Millisecond)
-	// Every connection got its CONNACK (each CONNECT is valid when it arrives), then all but the last were closed.
-	open := 0
-	for _, c := range clients {
-		c.conn.Write(pingreq)
-		pk, err := c.read(wait)
-		if err == nil && string(pk) == string(connackOK311) {
-			pk, err = c.read(wait)
+	// Every connection gets its CONNACK (each CONNECT is valid when it arrives), then all but the last are closed.
+	// Connections only ever close, so ping the open ones until exactly one is left, or fail at the deadline.
+	closed := make([]bool, n)
+	connacked := make([]bool, n)
+	deadline := time.Now().Add(2 * wait)
+	for {
+		open := 0
+		for i, c := range clients {
+			if closed[i] {
+				continue
+			}
+			c.conn.Write(pingreq)
+			pk, err := c.read(wait)
+			if err == nil && !connacked[i] && string(pk) == string(connackOK311) {
+				connacked[i] = true
+				pk, err = c.read(wait)
+			}
+			switch {
+			case err == nil && string(pk) == string(pingresp):
+				open++
+			case err != nil && isClosed(err):
+				closed[i] = true
+			default:
+				t.Fatalf("%s: got % x, %v", c.name, pk, err)
+			}
 		}
-		switch {
-		case err == nil && string(pk) == string(pingresp):
-			open++
-		case err != nil && isClosed(err):
-		default:
-			t.Fatalf("%s: got % x, %v", c.name, pk, err)
+		if open == 1 {
+			return
 		}
-	}
-	if open != 1 {
-		t.Fatalf("%d connections with client id %q still open, want exactly 1", open, "race")
+		if open == 0 || time.Now().After(deadline) {
+			t.Fatalf("%d connections with client id %q still open, want exactly 1", open, "race")
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }

@@ -98,10 +98,13 @@ func TestWill_PublishedOnProtocolViolation(t *testing.T) {
 func TestWill_RetainedWillIsStored(t *testing.T) {
 	t.Parallel()
 	b := startBroker(t)
+	watcher := connectOK(t, b.addr, v311, "rw-watch")
+	watcher.subscribe(1, "will/retained", 0, 0)
 	w := connectWith(t, b.addr, v311, "rw", connectWill(v311, "rw", 1, true, "will/retained", "last", nil, nil))
 	w.expect(connackOK311)
 	w.conn.Close()
-	time.Sleep(200 * time.Millisecond)
+	// The will reached a live subscriber (RETAIN 0 on a live delivery [MQTT-3.3.1-9]): it is stored by now.
+	watcher.expect(publishPkt(v311, 0, false, false, "will/retained", 0, nil, "last"))
 	s := connectOK(t, b.addr, v311, "rw-late")
 	s.subscribe(1, "will/retained", 1, 1)
 	// [MQTT-3.1.2-17] will retain 1: published as a retained message.

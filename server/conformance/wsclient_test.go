@@ -162,9 +162,6 @@ func (w *wsConn) Read(p []byte) (int, error) {
 func wsClient(t testing.TB, addr string, level byte, name string) (*client, *wsConn) {
 	t.Helper()
 	w, resp, err := dialWS(t, addr, "/mqtt", "mqtt")
-	if errors.Is(err, errNotWebSocket) && !reference {
-		t.Skipf("not implemented yet: WebSocket transport not wired into the broker (%v)", err)
-	}
 	if err != nil {
 		t.Fatalf("%s: WebSocket handshake: %v", name, err)
 	}

@@ -1,70 +1,18 @@
 package server
 
-// The operator's kick: POST /admin/disconnect on the HTTP listener ends one client's connection or every client's,
-// the way a server-initiated disconnect does ([MQTT-3.14.0-1]: an MQTT 5 client gets DISCONNECT with reason 0x98
+// The operator's kick (POST /admin/disconnect, served by server/admin) ends one client's connection or every
+// client's, the way a server-initiated disconnect does ([MQTT-3.14.0-1]: an MQTT 5 client gets DISCONNECT with reason 0x98
 // Administrative action first; MQTT 3.1.1 has no server DISCONNECT, so its connection is just closed). The
-// connections are closed by the loops that own them: the handler only reads the session table and posts tasks.
+// connections are closed by the loops that own them: the request only reads the session table and posts tasks.
 
 import (
 	"context"
-	"encoding/json"
-	"net/http"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"loopmq/codec"
+	"loopmq/server/admin"
 )
-
-// adminTimeout bounds how long the handler waits for the loops to report back; a loop busy for longer is not
-// waited for (its kicks still happen), and the answer says how many were done in time.
-const adminTimeout = 10 * time.Second
-
-// disconnectResult is the JSON answer of POST /admin/disconnect.
-type disconnectResult struct {
-	// Disconnected is how many connected clients were sent away.
-	Disconnected int64 `json:"disconnected"`
-	// Complete is false when the wait for the loops ran out before every loop reported.
-	Complete bool `json:"complete"`
-}
-
-// handleAdminDisconnect serves POST /admin/disconnect?client=ID and POST /admin/disconnect?all=1.
-func (s *Server) handleAdminDisconnect(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodPost {
-		// A state change must never ride on a GET a crawler or a browser prefetch could send.
-		w.Header().Set("Allow", http.MethodPost)
-		http.Error(w, "use POST", http.StatusMethodNotAllowed)
-		return
-	}
-	if s.stopping.Load() {
-		// The loops are going away and would never run the kick; shutdown disconnects everyone anyway.
-		http.Error(w, "shutting down", http.StatusServiceUnavailable)
-		return
-	}
-	q := r.URL.Query()
-	id, all := q.Get("client"), q.Get("all")
-	if (id == "") == (all != "1") {
-		http.Error(w, "give exactly one of client=ID or all=1", http.StatusBadRequest)
-		return
-	}
-	ctx, cancel := context.WithTimeout(r.Context(), adminTimeout)
-	defer cancel()
-	var res disconnectResult
-	if all == "1" {
-		res = s.disconnectAll(ctx)
-	} else {
-		res = s.disconnectClient(ctx, id)
-		if res.Complete && res.Disconnected == 0 {
-			http.Error(w, "no connected client with that id", http.StatusNotFound)
-			return
-		}
-	}
-	w.Header().Set("Content-Type", "application/json")
-	if !res.Complete {
-		w.WriteHeader(http.StatusAccepted)
-	}
-	json.NewEncoder(w).Encode(res)
-}
 
 // kickBatch is the work posted to one loop: the sessions whose connections it should end, and where to report.
 type kickBatch struct {
@@ -76,7 +24,7 @@ type kickBatch struct {
 // disconnectAll ends the connection of every connected client. The session table is read one shard at a time
 // (each lock held only to copy pointers), and each owning loop gets its sessions in one task that goes on in
 // chunks (kickSessions).
-func (s *Server) disconnectAll(ctx context.Context) disconnectResult {
+func (s *Server) disconnectAll(ctx context.Context) admin.Result {
 	byLoop := make(map[*loop][]*session)
 	t := &s.sessions
 	for i := range t.shards {
@@ -97,11 +45,11 @@ func (s *Server) disconnectAll(ctx context.Context) disconnectResult {
 		l.postTask(func() { l.kickSessions(b) })
 	}
 	complete := waitGroup(ctx, &wg)
-	return disconnectResult{Disconnected: n.Load(), Complete: complete}
+	return admin.Result{Disconnected: n.Load(), Complete: complete}
 }
 
 // disconnectClient ends the connection of the client with this id, if it is connected.
-func (s *Server) disconnectClient(ctx context.Context, id string) disconnectResult {
+func (s *Server) disconnectClient(ctx context.Context, id string) admin.Result {
 	sh := s.sessions.shard([]byte(id))
 	sh.mu.Lock()
 	se := sh.m[id]
@@ -111,7 +59,7 @@ func (s *Server) disconnectClient(ctx context.Context, id string) disconnectResu
 	}
 	sh.mu.Unlock()
 	if o == nil {
-		return disconnectResult{Complete: true}
+		return admin.Result{Complete: true}
 	}
 	var n atomic.Int64
 	var wg sync.WaitGroup
@@ -119,7 +67,7 @@ func (s *Server) disconnectClient(ctx context.Context, id string) disconnectResu
 	b := &kickBatch{sessions: []*session{se}, n: &n, wg: &wg}
 	o.postTask(func() { o.kickSessions(b) })
 	complete := waitGroup(ctx, &wg)
-	return disconnectResult{Disconnected: n.Load(), Complete: complete}
+	return admin.Result{Disconnected: n.Load(), Complete: complete}
 }
 
 // waitGroup waits for wg or ctx and says whether wg finished.
