@@ -5,53 +5,49 @@ import (
 	"loopmq/server/stats"
 )
 
-// A message leaving for one session, on the loop that owns it: deliver places it (outbox, inflight window or
-// session queue), pump moves the queue into the window as acknowledgements (handleAck) free room, and
+// A message leaving for one session, on the loop that owns it: deliver puts it in the outbox, the inflight window
+// or the session queue, pump moves the queue into the window as acknowledgements (handleAck) free room, and
 // sendPublish encodes it for the client.
 
-// deliver hands m to session s, which l owns (or forwards it to the loop that owns s now). A QoS 1/2 delivery
-// was admitted to s's backlog (plan, sendRetained); it is released from it here unless it waits in s's queue,
-// which pump releases. paced: the caller already waits for room (retained messages), so a QoS 0 message is not
-// dropped at the high-water mark.
+// deliver hands m to session s, which l owns (or forwards it to the loop that owns s now): into the outbox (QoS
+// 0, or QoS 1/2 with room in the inflight window), into s's queue, or nowhere (s ended, m expired, QoS 0 for an
+// offline or congested client). A QoS 1/2 delivery arrives admitted to s's backlog (plan, sendRetained) and
+// leaves it (session.release) when it goes into the window or nowhere; from the queue, pump releases it. paced:
+// the caller already waits for room (retained messages), so a QoS 0 message is not dropped at the high-water
+// mark.
 func (l *loop) deliver(s *session, m *message, qos byte, retain bool, ids []uint32, paced bool) {
-	queued := false
-	switch o := s.owner.Load(); o {
-	case l:
-		queued = l.place(s, m, qos, retain, ids, paced)
-	case nil: // the session ended on the way
-	default:
-		// Owned elsewhere now (a resumed session moved): forward, still in the backlog. Only the owner may look
-		// at the session.
-		o.post(delivery{sess: s, msg: m.keep(), qos: qos, retain: retain}, ids)
+	if o := s.owner.Load(); o != l {
+		// Owned elsewhere now (a resumed session moved): forward, still admitted. Only the owner may look at the
+		// session.
+		if o != nil {
+			o.post(delivery{sess: s, msg: m.keep(), qos: qos, retain: retain}, ids)
+		} else if qos > 0 {
+			s.release(&l.s.waits, 1) // the session ended on the way
+		}
 		return
 	}
-	if qos > 0 && !queued {
-		s.release(&l.s.waits, 1) // sent into the inflight window, or dropped
-	}
-}
-
-// place puts m where it goes for s: into the outbox (QoS 0, or QoS 1/2 with room in the inflight window), into
-// s's queue (queued), or nowhere (s ended, m expired, QoS 0 for an offline or congested client).
-func (l *loop) place(s *session, m *message, qos byte, retain bool, ids []uint32, paced bool) (queued bool) {
 	if s.dead || m.expired(l.wheel.now) {
 		if !s.dead {
 			l.stats.DroppedExpired.Add(1)
 		}
-		return false
+		if qos > 0 {
+			s.release(&l.s.waits, 1)
+		}
+		return
 	}
 	cl := s.cl
 	online := cl != nil && cl.state == stConnected
 	if qos == 0 {
 		if !online {
-			return false // QoS 0 is not queued for offline sessions
+			return // QoS 0 is not queued for offline sessions
 		}
 		if !paced && cl.outbound() >= l.s.opts.OutboundHighWater {
 			l.stats.DroppedHighWater.Add(1)
 			l.watchOutbound(cl)
-			return false
+			return
 		}
 		cl.sendPublish(m, 0, retain, 0, ids, false)
-		return false
+		return
 	}
 	s.ensureFlow()
 	e := outMsg{m: m.keep(), qos: qos, retain: retain}
@@ -59,8 +55,9 @@ func (l *loop) place(s *session, m *message, qos byte, retain bool, ids []uint32
 		e.ids = append([]uint32(nil), ids...)
 	}
 	if online && len(s.queue) == 0 && s.canSend(cl) {
+		s.release(&l.s.waits, 1)
 		s.sendNew(cl, e)
-		return false
+		return
 	}
 	// Queued even past max_queued_messages: plan already admitted the message, and held the publisher's
 	// acknowledgement if it went over the limit.
@@ -69,7 +66,6 @@ func (l *loop) place(s *session, m *message, qos byte, retain bool, ids []uint32
 	if online && s.backlog.Load() > l.s.waits.limit {
 		l.watchCongestion(s)
 	}
-	return true
 }
 
 // handleAck handles PUBACK, PUBREC, PUBREL and PUBCOMP.

@@ -48,8 +48,7 @@ type loop struct {
 	viewGen     uint64
 	staged      []stagedBatch // deliveries for other loops, by loop index, posted once per publish
 	stagedLoops []*loop
-	planTo      []delivery // backing arrays of routePlan, lent to each plan until its dispatch
-	planIDs     []uint32
+	planned     routePlan                  // deliveries of the message being routed (scratch)
 	congested   []*session                 // sessions over their queue limit, watched for stuck consumers
 	outbound    map[*client]*outWatch      // connections whose outbound buffer reached the high-water mark
 	waiting     []func()                   // work paused for flow control, retried at the next tick

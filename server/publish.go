@@ -8,9 +8,9 @@ import (
 )
 
 // A PUBLISH, top to bottom: handlePublish checks it (topic alias, QoS 1/2 state), describes it as a message
-// without copying it (viewMessage), updates the retained store, plans its routing (plan returns a routePlan: who
-// gets what, what holds the acknowledgement, what was dropped), acknowledges it as the plan says (ackPublish),
-// then makes the planned deliveries (dispatch: deliver in delivery.go, or the owning loop's mailbox).
+// without copying it (viewMessage), updates the retained store, plans its routing (plan lists who gets what and
+// returns the verdict: what holds the acknowledgement, how many refused it), acknowledges it as the verdict says
+// (ackPublish), then makes the planned deliveries (dispatch: deliver in delivery.go, or the owning loop's mailbox).
 
 var sysPrefix = []byte("$SYS")
 
@@ -83,9 +83,9 @@ func (cl *client) handlePublish(p *codec.Publish) {
 	// Plan, acknowledge, then deliver: the acknowledgement depends on what the plan found (a congested subscriber
 	// holds it back, an offline one at its limit makes it 0x97), and the publisher sees it before any copy of its
 	// own message.
-	plan := l.plan(m)
-	cl.ackPublish(p, plan.verdict)
-	l.dispatch(m, plan)
+	v := l.plan(m)
+	cl.ackPublish(p, v)
+	l.dispatch(m)
 	m.endView()
 	if a := cl.acks; a != nil && cl.version != codec.V5 && len(a.q) >= maxHeldAcks {
 		if len(a.q) >= maxUnackedV3 {
@@ -167,16 +167,15 @@ func (l *loop) retain(m *message) {
 	s.retainedBytes.Add(int64(len(k.payload)))
 }
 
-// A routePlan is what routing decided for one message: one delivery per receiving session, and the verdict
-// that the publisher's acknowledgement depends on. Its slices are the loop's scratch, lent to the plan until
-// dispatch gives them back.
+// routePlan lists the deliveries of the message being routed: one per receiving session. It is loop scratch
+// (l.planned, reused so that routing does not allocate), written by plan and consumed by dispatch; what plan
+// decided for the publisher is its returned verdict.
 type routePlan struct {
 	to  []delivery // msg unset: it is the planned message
 	ids []uint32   // the subscription identifiers of to, by idOff and nIDs
-	verdict
 }
 
-// verdict is what a plan means for the publisher's acknowledgement (ackPublish).
+// verdict is what plan decided for the publisher's acknowledgement (ackPublish).
 type verdict struct {
 	hold     *session // the first connected session the message took over its queue limit: the ack waits for it
 	refused  int      // offline sessions at their limit that did not take the message
@@ -187,9 +186,9 @@ type verdict struct {
 // [MQTT-3.3.4-2, -3]) and per shared group (a member online and under its limit, see skipsMember). Each QoS 1/2
 // delivery is admitted to its session's backlog (session.admit, flow.go): an offline session at its limit
 // refuses it, and a connected one taken over its limit holds the acknowledgement.
-func (l *loop) plan(m *message) routePlan {
-	p := routePlan{to: l.planTo[:0], ids: l.planIDs[:0]}
-	l.planTo, l.planIDs = nil, nil // lent to p; a route nested in dispatch (a will) gets its own
+func (l *loop) plan(m *message) (v verdict) {
+	p := &l.planned
+	p.to, p.ids = p.to[:0], p.ids[:0]
 	subs := l.s.index.Match(m.topic, l.matched[:0], l.skipMember)
 	l.matched = subs
 	if len(subs) > 1 && !l.seen.distinct(subs) {
@@ -227,20 +226,20 @@ func (l *loop) plan(m *message) routePlan {
 			switch s.admit(&l.s.waits) {
 			case refused:
 				l.stats.DroppedQueueFull.Add(1)
-				p.refused++
+				v.refused++
 				p.ids = p.ids[:idOff]
 				continue
 			case admittedOver:
-				if p.hold == nil {
-					p.hold = s
+				if v.hold == nil {
+					v.hold = s
 				}
 			}
 		}
-		p.accepted++
+		v.accepted++
 		p.to = append(p.to, delivery{sess: s, qos: qos, retain: retain,
 			idOff: uint32(idOff), nIDs: uint16(len(p.ids) - idOff)})
 	}
-	return p
+	return v
 }
 
 // skipsMember reports whether a shared group member should be passed over (README, shared subscriptions): it is
@@ -325,9 +324,10 @@ func (cl *client) ackPublish(p *codec.Publish, v verdict) {
 	}
 }
 
-// dispatch makes the deliveries of plan p. Deliveries to sessions owned by other loops are batched per loop and
-// posted once at the end. p's scratch goes back to the loop.
-func (l *loop) dispatch(m *message, p routePlan) {
+// dispatch makes the deliveries plan listed. Deliveries to sessions owned by other loops are batched per loop and
+// posted once at the end.
+func (l *loop) dispatch(m *message) {
+	p := &l.planned
 	for i := range p.to {
 		d := &p.to[i]
 		ids := p.ids[d.idOff : d.idOff+uint32(d.nIDs)]
@@ -336,9 +336,9 @@ func (l *loop) dispatch(m *message, p routePlan) {
 		} else {
 			l.deliver(d.sess, m, d.qos, d.retain, ids, false)
 		}
+		d.sess = nil
 	}
-	clear(p.to)
-	l.planTo, l.planIDs = p.to[:0], p.ids[:0]
+	p.to = p.to[:0]
 	l.postStaged()
 }
 
@@ -389,7 +389,8 @@ func (l *loop) postBatch(ds []delivery, ids []uint32) {
 // route delivers m to every matching subscriber: plan, then dispatch. Wills and $SYS messages take this way;
 // a client's PUBLISH is acknowledged between the two (handlePublish).
 func (l *loop) route(m *message) {
-	l.dispatch(m, l.plan(m))
+	l.plan(m)
+	l.dispatch(m)
 }
 
 // publishWill publishes a will message (owned by the caller's reference) as if its client had sent it.
