@@ -186,8 +186,9 @@ func (cl *client) process(buf []byte) int {
 	return off
 }
 
-// handle decodes one packet with the loop's codec.Decoder and dispatches it. Packets a client may not send
-// here are refused before decoding.
+// handle decodes one packet into the loop's codec.Decoder and dispatches it, with one test of the type: each case
+// decodes into the Decoder's field for its packet (the one Decoder.Decode would pick) and hands it on, so a
+// packet is not dispatched twice. Packets a client may not send here are refused before decoding.
 func (cl *client) handle(h codec.FixedHeader, body []byte) {
 	d := &cl.l.dec
 	if cl.state == stAwaitConnect {
@@ -199,27 +200,34 @@ func (cl *client) handle(h codec.FixedHeader, body []byte) {
 		cl.handleConnect(&d.Connect, d.Decode(h, body, 0))
 		return
 	}
-	switch h.Type {
-	case codec.TypePublish, codec.TypePuback, codec.TypePubrec, codec.TypePubrel, codec.TypePubcomp,
-		codec.TypeSubscribe, codec.TypeUnsubscribe, codec.TypeDisconnect:
-		if err := d.Decode(h, body, cl.version); err != nil {
+	if h.Type == codec.TypePublish { // most packets are PUBLISH: skip the jump table
+		if err := d.Publish.Decode(h, body, cl.version); err != nil {
 			cl.failErr(err)
 			return
 		}
-	}
-	switch h.Type {
-	case codec.TypePublish:
 		cl.handlePublish(&d.Publish)
+		return
+	}
+	var err error
+	switch h.Type {
 	case codec.TypePuback, codec.TypePubrec, codec.TypePubrel, codec.TypePubcomp:
-		cl.handleAck(&d.Ack)
+		if err = d.Ack.Decode(h, body, cl.version); err == nil {
+			cl.handleAck(&d.Ack)
+		}
 	case codec.TypeSubscribe:
-		cl.handleSubscribe(&d.Subscribe)
+		if err = d.Subscribe.Decode(h, body, cl.version); err == nil {
+			cl.handleSubscribe(&d.Subscribe)
+		}
 	case codec.TypeUnsubscribe:
-		cl.handleUnsubscribe(&d.Unsubscribe)
+		if err = d.Unsubscribe.Decode(h, body, cl.version); err == nil {
+			cl.handleUnsubscribe(&d.Unsubscribe)
+		}
 	case codec.TypePingreq:
 		cl.write(codec.AppendPingresp(cl.buf()))
 	case codec.TypeDisconnect:
-		cl.handleDisconnect(&d.Disconnect)
+		if err = d.Disconnect.Decode(h, body, cl.version); err == nil {
+			cl.handleDisconnect(&d.Disconnect)
+		}
 	case codec.TypeConnect:
 		cl.fail(codec.ProtocolError, "second CONNECT [MQTT-3.1.0-2]")
 	case codec.TypeAuth:
@@ -231,6 +239,9 @@ func (cl *client) handle(h codec.FixedHeader, body []byte) {
 		cl.fail(codec.ProtocolError, "AUTH without enhanced authentication [MQTT-4.12.0-1]")
 	default:
 		cl.fail(codec.ProtocolError, "packet type "+h.Type.String()+" not sent by clients")
+	}
+	if err != nil {
+		cl.failErr(err)
 	}
 }
 
