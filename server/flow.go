@@ -122,11 +122,16 @@ const (
 
 // admit counts one QoS 1/2 message routed to s in its backlog, the one place where the backlog grows. Past
 // max_queued_messages a connected session still takes it (the publisher is paced instead) and an offline one
-// refuses it. Any loop may call it.
+// refuses it. Any loop may call it. Small enough to inline into plan; overLimit is the rare rest.
 func (s *session) admit(t *waitTable) admission {
 	if s.backlog.Add(1) <= t.limit {
 		return admitted
 	}
+	return s.overLimit(t)
+}
+
+// overLimit is admit past max_queued_messages.
+func (s *session) overLimit(t *waitTable) admission {
 	if !s.online.Load() {
 		s.release(t, 1)
 		return refused

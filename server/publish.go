@@ -179,16 +179,17 @@ type routePlan struct {
 type verdict struct {
 	hold     *session // the first connected session the message took over its queue limit: the ack waits for it
 	refused  int      // offline sessions at their limit that did not take the message
-	accepted int      // sessions that took it
+	accepted int      // sessions that took it (len(l.planned.to))
 }
 
 // plan matches m against the topic index and lists one delivery per subscriber (overlapping subscriptions merged
 // [MQTT-3.3.4-2, -3]) and per shared group (a member online and under its limit, see skipsMember). Each QoS 1/2
 // delivery is admitted to its session's backlog (session.admit, flow.go): an offline session at its limit
 // refuses it, and a connected one taken over its limit holds the acknowledgement.
-func (l *loop) plan(m *message) (v verdict) {
+func (l *loop) plan(m *message) verdict {
 	p := &l.planned
 	p.to, p.ids = p.to[:0], p.ids[:0]
+	var v verdict // only touched (through over) off the common path, so the loop keeps its registers
 	subs := l.s.index.Match(m.topic, l.matched[:0], l.skipMember)
 	l.matched = subs
 	if len(subs) > 1 && !l.seen.distinct(subs) {
@@ -223,23 +224,29 @@ func (l *loop) plan(m *message) (v verdict) {
 		}
 		qos = min(qos, m.qos) // [MQTT-3.8.4-8]: downgrade to the granted QoS
 		if qos > 0 {
-			switch s.admit(&l.s.waits) {
-			case refused:
+			if a := s.admit(&l.s.waits); a != admitted && !v.over(s, a) {
 				l.stats.DroppedQueueFull.Add(1)
-				v.refused++
 				p.ids = p.ids[:idOff]
 				continue
-			case admittedOver:
-				if v.hold == nil {
-					v.hold = s
-				}
 			}
 		}
-		v.accepted++
 		p.to = append(p.to, delivery{sess: s, qos: qos, retain: retain,
 			idOff: uint32(idOff), nIDs: uint16(len(p.ids) - idOff)})
 	}
+	v.accepted = len(p.to)
 	return v
+}
+
+// over records in v what admit said to a delivery to s other than admitted, and reports whether s takes it.
+func (v *verdict) over(s *session, a admission) bool {
+	if a == refused {
+		v.refused++
+		return false
+	}
+	if v.hold == nil { // admittedOver
+		v.hold = s
+	}
+	return true
 }
 
 // skipsMember reports whether a shared group member should be passed over (README, shared subscriptions): it is
