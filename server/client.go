@@ -188,7 +188,8 @@ func (cl *client) process(buf []byte) int {
 
 // handle decodes one packet into the loop's codec.Decoder and dispatches it, with one test of the type: each case
 // decodes into the Decoder's field for its packet (the one Decoder.Decode would pick) and hands it on, so a
-// packet is not dispatched twice. Packets a client may not send here are refused before decoding.
+// packet is not dispatched twice; PUBLISH and the acknowledgements, most of the traffic, are decoded by their
+// handlers, which keeps handle a plain jump. Packets a client may not send here are refused before decoding.
 func (cl *client) handle(h codec.FixedHeader, body []byte) {
 	d := &cl.l.dec
 	if cl.state == stAwaitConnect {
@@ -201,19 +202,13 @@ func (cl *client) handle(h codec.FixedHeader, body []byte) {
 		return
 	}
 	if h.Type == codec.TypePublish { // most packets are PUBLISH: skip the jump table
-		if err := d.Publish.Decode(h, body, cl.version); err != nil {
-			cl.failErr(err)
-			return
-		}
-		cl.handlePublish(&d.Publish)
+		cl.handlePublish(h, body)
 		return
 	}
 	var err error
 	switch h.Type {
 	case codec.TypePuback, codec.TypePubrec, codec.TypePubrel, codec.TypePubcomp:
-		if err = d.Ack.Decode(h, body, cl.version); err == nil {
-			cl.handleAck(&d.Ack)
-		}
+		cl.handleAck(h, body)
 	case codec.TypeSubscribe:
 		if err = d.Subscribe.Decode(h, body, cl.version); err == nil {
 			cl.handleSubscribe(&d.Subscribe)

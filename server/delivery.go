@@ -68,9 +68,14 @@ func (l *loop) deliver(s *session, m *message, qos byte, retain bool, ids []uint
 	}
 }
 
-// handleAck handles PUBACK, PUBREC, PUBREL and PUBCOMP.
-func (cl *client) handleAck(a *codec.Ack) {
+// handleAck decodes and handles PUBACK, PUBREC, PUBREL and PUBCOMP.
+func (cl *client) handleAck(h codec.FixedHeader, body []byte) {
 	l := cl.l
+	a := &l.dec.Ack
+	if err := a.Decode(h, body, cl.version); err != nil {
+		cl.failErr(err)
+		return
+	}
 	s := cl.s
 	s.ensureFlow()
 	s.progressAt = l.wheel.now // the client is alive and reading (flow.go's stuck-consumer watch)

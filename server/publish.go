@@ -14,9 +14,15 @@ import (
 
 var sysPrefix = []byte("$SYS")
 
-// handlePublish receives an application message: topic alias, QoS 1/2 handshakes, retained store, routing.
-func (cl *client) handlePublish(p *codec.Publish) {
+// handlePublish decodes and receives an application message: topic alias, QoS 1/2 handshakes, retained store,
+// routing.
+func (cl *client) handlePublish(h codec.FixedHeader, body []byte) {
 	l := cl.l
+	p := &l.dec.Publish
+	if err := p.Decode(h, body, cl.version); err != nil {
+		cl.failErr(err)
+		return
+	}
 	l.stats.MsgsIn.Add(1)
 	s := cl.s
 	name := p.Topic
