@@ -343,7 +343,10 @@ func (l *loop) dispatch(m *message) {
 	p := &l.planned
 	for i := range p.to {
 		d := &p.to[i]
-		ids := p.ids[d.idOff : d.idOff+uint32(d.nIDs)]
+		var ids []uint32
+		if d.nIDs > 0 { // most subscriptions have no identifier: skip the bounds checks
+			ids = p.ids[d.idOff : d.idOff+uint32(d.nIDs)]
+		}
 		if o := d.sess.owner.Load(); o != l && o != nil {
 			l.stage(o, d.sess, m, d.qos, d.retain, ids)
 		} else {
