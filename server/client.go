@@ -186,43 +186,33 @@ func (cl *client) process(buf []byte) int {
 	return off
 }
 
-// handle decodes one packet into the loop's codec.Decoder and dispatches it, with one test of the type: each case
-// decodes into the Decoder's field for its packet (the one Decoder.Decode would pick) and hands it on, so a
-// packet is not dispatched twice; PUBLISH and the acknowledgements, most of the traffic, are decoded by their
-// handlers, which keeps handle a plain jump. Packets a client may not send here are refused before decoding.
+// handle dispatches one packet. Each handler decodes its packet into its field of the loop's codec.Decoder (the
+// one Decoder.Decode would pick), so a packet is switched on once; CONNECT goes through Decoder.Decode. Packets a
+// client may not send here are refused before decoding.
 func (cl *client) handle(h codec.FixedHeader, body []byte) {
-	d := &cl.l.dec
 	if cl.state == stAwaitConnect {
 		if h.Type != codec.TypeConnect {
 			cl.violation(errNotConnect)
 			cl.closeNow("first packet not CONNECT")
 			return
 		}
+		d := &cl.l.dec
 		cl.handleConnect(&d.Connect, d.Decode(h, body, 0))
 		return
 	}
-	if h.Type == codec.TypePublish { // most packets are PUBLISH: skip the jump table
-		cl.handlePublish(h, body)
-		return
-	}
-	var err error
 	switch h.Type {
+	case codec.TypePublish:
+		cl.handlePublish(h, body)
 	case codec.TypePuback, codec.TypePubrec, codec.TypePubrel, codec.TypePubcomp:
 		cl.handleAck(h, body)
 	case codec.TypeSubscribe:
-		if err = d.Subscribe.Decode(h, body, cl.version); err == nil {
-			cl.handleSubscribe(&d.Subscribe)
-		}
+		cl.handleSubscribe(h, body)
 	case codec.TypeUnsubscribe:
-		if err = d.Unsubscribe.Decode(h, body, cl.version); err == nil {
-			cl.handleUnsubscribe(&d.Unsubscribe)
-		}
+		cl.handleUnsubscribe(h, body)
 	case codec.TypePingreq:
 		cl.write(codec.AppendPingresp(cl.buf()))
 	case codec.TypeDisconnect:
-		if err = d.Disconnect.Decode(h, body, cl.version); err == nil {
-			cl.handleDisconnect(&d.Disconnect)
-		}
+		cl.handleDisconnect(h, body)
 	case codec.TypeConnect:
 		cl.fail(codec.ProtocolError, "second CONNECT [MQTT-3.1.0-2]")
 	case codec.TypeAuth:
@@ -234,9 +224,6 @@ func (cl *client) handle(h codec.FixedHeader, body []byte) {
 		cl.fail(codec.ProtocolError, "AUTH without enhanced authentication [MQTT-4.12.0-1]")
 	default:
 		cl.fail(codec.ProtocolError, "packet type "+h.Type.String()+" not sent by clients")
-	}
-	if err != nil {
-		cl.failErr(err)
 	}
 }
 

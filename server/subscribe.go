@@ -12,8 +12,13 @@ import (
 const retainedBatch = 256
 
 // handleSubscribe adds subscriptions, answers SUBACK, then sends the matching retained messages.
-func (cl *client) handleSubscribe(p *codec.Subscribe) {
+func (cl *client) handleSubscribe(h codec.FixedHeader, body []byte) {
 	l := cl.l
+	p := &l.dec.Subscribe
+	if err := p.Decode(h, body, cl.version); err != nil {
+		cl.failErr(err)
+		return
+	}
 	s := cl.s
 	var subID uint32
 	if len(p.Props.SubscriptionIDs) > 0 {
@@ -138,8 +143,13 @@ func (w *retainedWalk) release() {
 }
 
 // handleUnsubscribe removes subscriptions and answers UNSUBACK (v5: 0x11 where there was none [MQTT-3.11.3]).
-func (cl *client) handleUnsubscribe(p *codec.Unsubscribe) {
+func (cl *client) handleUnsubscribe(h codec.FixedHeader, body []byte) {
 	l := cl.l
+	p := &l.dec.Unsubscribe
+	if err := p.Decode(h, body, cl.version); err != nil {
+		cl.failErr(err)
+		return
+	}
 	s := cl.s
 	reasons := l.reasons[:0]
 	for _, f := range p.Filters {
