@@ -369,7 +369,9 @@ func (l *loop) stage(o *loop, s *session, m *message, qos byte, retain bool, ids
 	}
 	b.d = append(b.d, delivery{sess: s, msg: m.keep(), qos: qos, retain: retain,
 		idOff: uint32(len(b.ids)), nIDs: uint16(len(ids))})
-	b.ids = append(b.ids, ids...)
+	if len(ids) > 0 { // an append of nothing still costs its checks, per delivery
+		b.ids = append(b.ids, ids...)
+	}
 }
 
 type stagedBatch struct {
