@@ -31,9 +31,7 @@ type loop struct {
 	drainTask gnet.RunnableFunc
 	tickTask  gnet.RunnableFunc
 
-	// Scratch reused by every packet on this loop: decoded packets, match results, encoding.
-	dec         codec.Decoder // decodes every packet read on this loop (client.handle)
-	connack     codec.Connack // encodes CONNACK
+	// Scratch reused by every packet on this loop: decoded packets (dec, below), match results, encoding.
 	reasons     []codec.ReasonCode
 	walks       []retainedWalk
 	matched     []topic.Subscription
@@ -58,6 +56,11 @@ type loop struct {
 
 	busy  stats.BusyClock
 	stats stats.Loop
+
+	// Large and touched once per packet, so last: the fields above stay within the first 4 KiB of the struct,
+	// where the compiler needs no explicit nil check before a field access (the fault page covers them).
+	dec     codec.Decoder // decodes every packet read on this loop (client.handle)
+	connack codec.Connack // encodes CONNACK
 }
 
 func newLoop(s *Server, el gnet.EventLoop, idx int) *loop {
