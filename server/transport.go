@@ -82,6 +82,7 @@ func wsMaxMessage(maxPacket int) int {
 type transportState struct {
 	layer layer.Layer                // the connection's layers, bottom to top, as one
 	carry *bytebufferpool.ByteBuffer // partial MQTT packet left after the layers
+	peer  net.Addr                   // the TCP peer, for Inbound (read once: it is an interface call)
 }
 
 // sniff decides the transport from the first bytes. It returns false while it cannot decide yet or when the
@@ -105,7 +106,7 @@ func (cl *client) setTransport(t uint8) {
 	cl.transport = t
 	s := cl.l.s
 	if newLayer := s.layers[t]; newLayer != nil {
-		cl.tr = &transportState{layer: newLayer()}
+		cl.tr = &transportState{layer: newLayer(), peer: cl.c.RemoteAddr()}
 	}
 	if t == transportWS {
 		cl.l.stats.Connects[stats.WS].Add(1)
@@ -121,7 +122,7 @@ func (cl *client) setTransport(t uint8) {
 // before the next call (and before raw is discarded); the layers' replies go out after it.
 func (cl *client) inbound(raw []byte) int {
 	l := cl.l
-	peer := cl.c.RemoteAddr()
+	peer := cl.tr.peer
 	off := 0
 	for cl.state < stClosing {
 		k := len(l.reply.Bufs)
