@@ -1,0 +1,286 @@
+package tlslayer
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"errors"
+	"io"
+	"math/big"
+	"net"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"loopmq/server/layer"
+)
+
+// pki is a test CA with a server pair (for 127.0.0.1 and localhost) and a client pair, ECDSA P-256, in files.
+type pki struct {
+	dir                       string
+	caFile, certFile, keyFile string
+	pool                      *x509.CertPool
+	ca                        *x509.Certificate
+	caKey                     *ecdsa.PrivateKey
+	client                    tls.Certificate
+}
+
+var serial int64
+
+func newPKI(t testing.TB) *pki {
+	t.Helper()
+	p := &pki{dir: t.TempDir()}
+	var err error
+	p.caKey, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "loopmq test CA"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &p.caKey.PublicKey, p.caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.ca, _ = x509.ParseCertificate(der)
+	p.pool = x509.NewCertPool()
+	p.pool.AddCert(p.ca)
+	p.caFile = filepath.Join(p.dir, "ca.pem")
+	writePEM(t, p.caFile, "CERTIFICATE", der)
+	p.certFile, p.keyFile = filepath.Join(p.dir, "server.pem"), filepath.Join(p.dir, "server.key")
+	p.writeServer(t, "server one")
+	p.client = p.issue(t, "device-7", x509.ExtKeyUsageClientAuth, nil)
+	return p
+}
+
+func writePEM(t testing.TB, file, typ string, der ...[]byte) {
+	t.Helper()
+	var b []byte
+	for _, d := range der {
+		b = append(b, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: d})...)
+	}
+	if err := os.WriteFile(file, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// issue makes a leaf signed by the CA.
+func (p *pki) issue(t testing.TB, cn string, usage x509.ExtKeyUsage, out func(der, key []byte)) tls.Certificate {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	serial++
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(serial + 1), Subject: pkix.Name{CommonName: cn},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{usage},
+		DNSNames: []string{"localhost"}, IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, p.ca, &key.PublicKey, p.caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kder, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out != nil {
+		out(der, kder)
+	}
+	leaf, _ := x509.ParseCertificate(der)
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}
+}
+
+// writeServer issues a server pair named cn into certFile and keyFile.
+func (p *pki) writeServer(t testing.TB, cn string) {
+	p.issue(t, cn, x509.ExtKeyUsageServerAuth, func(der, key []byte) {
+		writePEM(t, p.certFile, "CERTIFICATE", der)
+		writePEM(t, p.keyFile, "EC PRIVATE KEY", key)
+	})
+}
+
+func (p *pki) config(t testing.TB, o Options) *Config {
+	t.Helper()
+	if o.Certs == nil {
+		c, err := LoadCerts(p.certFile, p.keyFile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		o.Certs = c
+	}
+	cfg, err := NewConfig(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+// clientConfig trusts the test CA.
+func (p *pki) clientConfig() *tls.Config {
+	return &tls.Config{RootCAs: p.pool, ServerName: "localhost"}
+}
+
+// upper is the application above the layer in a test: it takes the bytes handed up (all not yet consumed) and
+// returns how many it consumed, the slices to send, and whether to close.
+type upper func(in []byte) (consumed int, out [][]byte, closeConn bool)
+
+// server accepts connections on 127.0.0.1 and drives each through a layer made by mk, as an event loop would: one
+// goroutine per connection that alone calls the layer, on bytes read and on wake.
+type server struct {
+	ln   net.Listener
+	wg   sync.WaitGroup
+	mu   sync.Mutex
+	errs []error
+	tls  []*Layer // the TLS layers, for their peer certificates
+}
+
+func serve(t testing.TB, mk func(wake func()) (layer.Layer, *Layer), up func() upper) *server {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &server{ln: ln}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			wake := make(chan struct{}, 1)
+			l, tl := mk(func() {
+				select {
+				case wake <- struct{}{}:
+				default:
+				}
+			})
+			s.mu.Lock()
+			s.tls = append(s.tls, tl)
+			s.mu.Unlock()
+			s.wg.Add(1)
+			go func() {
+				defer s.wg.Done()
+				if err := drive(c, l, wake, up()); err != nil {
+					s.mu.Lock()
+					s.errs = append(s.errs, err)
+					s.mu.Unlock()
+				}
+			}()
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		s.wg.Wait()
+	})
+	return s
+}
+
+func (s *server) addr() string { return s.ln.Addr().String() }
+
+func (s *server) layers() []*Layer {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]*Layer(nil), s.tls...)
+}
+
+func (s *server) errors() []error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]error(nil), s.errs...)
+}
+
+// drive is one connection's loop. It returns the layer's error, if any.
+func drive(c net.Conn, l layer.Layer, wake chan struct{}, up upper) error {
+	defer c.Close()
+	reads := make(chan []byte)
+	go func() {
+		defer close(reads)
+		for {
+			b := make([]byte, 4096)
+			n, err := c.Read(b)
+			if n > 0 {
+				reads <- b[:n]
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	defer func() {
+		c.Close()
+		for range reads {
+		}
+	}()
+	var buf, pending []byte
+	var reply, out layer.Vec
+	send := func(v *layer.Vec) error {
+		if len(v.Bufs) == 0 {
+			return nil
+		}
+		bufs := net.Buffers(append([][]byte(nil), v.Bufs...))
+		_, err := bufs.WriteTo(c)
+		return err
+	}
+	closing := func() {
+		reply.Reset()
+		l.Closing(false, &reply)
+		send(&reply)
+	}
+	for {
+		select {
+		case b, ok := <-reads:
+			if !ok {
+				closing()
+				return nil
+			}
+			buf = append(buf, b...)
+		case <-wake:
+		}
+		for {
+			reply.Reset()
+			r := l.Inbound(buf, c.RemoteAddr(), &reply)
+			progress := r.Consumed > 0 || len(r.Data) > 0 || len(reply.Bufs) > 0 || r.More
+			closeConn := r.Close || r.Err != nil
+			if len(r.Data) > 0 {
+				pending = append(pending, r.Data...)
+				n, o, cl := up(pending)
+				pending = pending[:copy(pending, pending[n:])]
+				closeConn = closeConn || cl
+				if len(o) > 0 {
+					out.Reset()
+					if l.Outbound(&out, o) {
+						if err := send(&out); err != nil {
+							return nil
+						}
+					}
+				}
+			}
+			if err := send(&reply); err != nil {
+				return nil
+			}
+			buf = buf[:copy(buf, buf[r.Consumed:])]
+			if closeConn {
+				closing()
+				if r.Err != nil && !errors.Is(r.Err, io.EOF) {
+					return r.Err
+				}
+				return nil
+			}
+			if !progress || len(buf) == 0 && !r.More {
+				break
+			}
+		}
+	}
+}

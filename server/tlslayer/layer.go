@@ -1,0 +1,445 @@
+// Package tlslayer runs TLS as a layer.Layer on the connection's own event loop: records are decrypted and
+// encrypted by the loop, with no goroutine per connection once the handshake is done.
+//
+// # Engine
+//
+// The engine is the standard library's crypto/tls, driven through an in-memory net.Conn (the adapter). Once the
+// handshake is done, Inbound points the adapter at the whole records just received and calls tls.Conn.Read
+// until the adapter has none left; the adapter then fails with a net.Error whose Temporary() is true, which
+// crypto/tls does not record as the connection's error (conn.go, readRecordOrCCS), so the next Inbound reads on.
+// TestTemporaryReadKeepsConnUsable guards that behaviour for each Go version. Writes append to the loop's Vec.
+//
+// The alternative, the non-blocking fork of crypto/tls that github.com/lesismal/nbio uses
+// (github.com/lesismal/llib/std/crypto/tls v1.2.5), builds with Go 1.26 and resumes a handshake from any byte
+// boundary, but it is a copy of an older crypto/tls (Go 1.23's, with golang.org/x/crypto of 2021) that gets the
+// standard library's security fixes only when someone ports them, and it buys little here: measured on this
+// machine (TestIdleMemory, BenchmarkRecords and the comparison in the branch's report) the standard library
+// keeps about as much per idle connection once the adapter feeds it whole records, and its AES-GCM is the
+// assembly of the current release. The price of crypto/tls is that a handshake cannot stop for lack of bytes and
+// resume: it runs on its own goroutine (see below) until it is done, then the goroutine ends.
+//
+// # Handshake
+//
+// The first bytes start the handshake on a goroutine that reads what Inbound hands it and blocks while it waits
+// for the client. Its computing parts (key exchange, signature, certificate verification) hold one of
+// Options.Workers tokens, released while it waits, so a storm of reconnecting clients queues there instead of
+// stalling the loops. Whenever it has bytes to send, and once it is done, it calls the wake function the layer was
+// made with, from its own goroutine: the owner then calls Inbound again on its loop (with the bytes it holds,
+// perhaps none), which returns the handshake's bytes as replies, and the data behind the handshake.
+//
+// # Memory
+//
+// After the handshake a connection holds the tls.Conn (its cipher states and its small read buffer, sized by the
+// handshake) and this Layer; partial records stay in the caller's buffer, plaintext is decrypted in place into
+// raw, and records are written into the loop's Vec, so no read or write buffer stays with an idle connection.
+package tlslayer
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"io"
+	"net"
+	"sync"
+	"time"
+
+	"loopmq/server/layer"
+)
+
+const (
+	stateNew uint8 = iota // no byte yet
+	stateHandshake
+	stateOpen
+	stateClosed
+)
+
+// Record sizes [RFC 8446 §5.1, RFC 5246 §6.2.3].
+const (
+	recordHeaderLen = 5
+	maxCiphertext   = 16384 + 2048
+)
+
+// ErrHandshakeTimeout is the handshake's error when it took longer than Options.HandshakeTimeout.
+var ErrHandshakeTimeout = errors.New("tls: handshake timed out")
+
+// Layer is the TLS transport of one connection.
+type Layer struct {
+	cfg     *Config
+	wake    func()
+	tc      *tls.Conn
+	a       adapter
+	hs      *handshake // while the handshake runs
+	state   uint8
+	left    []byte // bytes that came behind the handshake, not yet consumed, from leftOff on
+	leftOff int
+	peer    *x509.Certificate // the client's verified certificate, if any
+	proto   string            // the negotiated ALPN protocol
+}
+
+// New returns the layer of a new connection. wake is called from another goroutine when the handshake has bytes
+// to send or has ended; the owner must then call Inbound on its loop.
+func New(cfg *Config, wake func()) *Layer {
+	return &Layer{cfg: cfg, wake: wake}
+}
+
+// PeerCertificate is the client's certificate once the handshake verified it (client auth request or require),
+// else nil. Its Subject and SAN fields identify the client.
+func (l *Layer) PeerCertificate() *x509.Certificate { return l.peer }
+
+// NegotiatedProtocol is the ALPN protocol chosen, "" if none.
+func (l *Layer) NegotiatedProtocol() string { return l.proto }
+
+// Handshaking says the handshake has started and Inbound has not yet seen its end.
+func (l *Layer) Handshaking() bool { return l.state == stateHandshake }
+
+// ConnectionState is crypto/tls's description of the connection (it allocates: for logs and tests).
+func (l *Layer) ConnectionState() tls.ConnectionState {
+	if l.tc == nil || l.state != stateOpen {
+		return tls.ConnectionState{}
+	}
+	return l.tc.ConnectionState()
+}
+
+// Inbound feeds the handshake, then decrypts the whole records in raw in place: Data is a view into raw.
+func (l *Layer) Inbound(raw []byte, peer net.Addr, reply *layer.Vec) layer.Result {
+	switch l.state {
+	case stateNew:
+		if len(raw) == 0 {
+			return layer.Result{}
+		}
+		l.start(peer)
+		fallthrough
+	case stateHandshake:
+		r, done := l.feed(raw, reply)
+		if !done || l.state != stateOpen || len(l.a.left) == 0 {
+			return r
+		}
+		// Records that came behind the client's Finished are in the handshake's buffer: read them there (raw's
+		// own bytes are consumed), and keep what is left for the next call.
+		l.left, l.leftOff, l.a.left = l.a.left, 0, nil
+		d := l.readLeft(nil, reply)
+		d.Consumed = r.Consumed
+		return d
+	case stateOpen:
+		if l.left != nil {
+			l.left = l.left[:copy(l.left, l.left[l.leftOff:])]
+			l.leftOff = 0
+			if len(l.left) > 0 {
+				return l.readLeft(raw, reply)
+			}
+			l.left = nil
+		}
+		return l.read(raw, reply)
+	}
+	return layer.Result{Consumed: len(raw), Close: true}
+}
+
+// readLeft reads the bytes left by the handshake, then raw behind them (the previous call's Data, a view into
+// left, has been used by now and left compacted). left is dropped once read.
+func (l *Layer) readLeft(raw []byte, reply *layer.Vec) layer.Result {
+	l.left = append(l.left, raw...)
+	r := l.read(l.left, reply)
+	l.leftOff = r.Consumed
+	if r.Close {
+		l.left, l.leftOff = nil, 0
+	}
+	r.Consumed = len(raw)
+	return r
+}
+
+// read decrypts the whole records at the start of raw into raw itself.
+func (l *Layer) read(raw []byte, reply *layer.Vec) layer.Result {
+	end := wholeRecords(raw)
+	if end == 0 {
+		return layer.Result{}
+	}
+	l.a.src, l.a.dst = raw[:end], reply
+	from := len(reply.Scratch)
+	w := 0
+	var err error
+	for w < end {
+		// Plaintext never outgrows the ciphertext read before it, so writing it at raw[w:] overwrites only
+		// bytes the adapter has already handed to crypto/tls. The loop ends when the adapter has no whole
+		// record left (errWouldBlock) or on the connection's end.
+		var n int
+		n, err = l.tc.Read(raw[w:end])
+		w += n
+		if err != nil {
+			break
+		}
+	}
+	reply.Add(from)
+	consumed := end - len(l.a.src)
+	l.a.src, l.a.dst = nil, nil
+	r := layer.Result{Consumed: consumed, Data: raw[:w:w]}
+	switch {
+	case err == nil || errors.Is(err, errWouldBlock):
+	case errors.Is(err, io.EOF):
+		r.Consumed, r.Close = len(raw), true
+	default:
+		l.state = stateClosed
+		r.Consumed, r.Close, r.Err = len(raw), true, err
+	}
+	return r
+}
+
+// wholeRecords is the length of the whole records at the start of b; an announced length no record may have
+// counts as whole, so crypto/tls reads and refuses it.
+func wholeRecords(b []byte) int {
+	n := 0
+	for len(b)-n >= recordHeaderLen {
+		size := recordHeaderLen + (int(b[n+3])<<8 | int(b[n+4]))
+		if size > recordHeaderLen+maxCiphertext {
+			return len(b)
+		}
+		if len(b)-n < size {
+			break
+		}
+		n += size
+	}
+	return n
+}
+
+// Outbound encrypts data as few records as fit (records of 16 KiB): slices are gathered into one plaintext
+// first, in out.Scratch, then sealed into out.Scratch.
+func (l *Layer) Outbound(out *layer.Vec, data [][]byte) bool {
+	if l.state != stateOpen {
+		return false
+	}
+	var p []byte
+	switch len(data) {
+	case 0:
+		return true
+	case 1:
+		p = data[0]
+	default:
+		start := len(out.Scratch)
+		for _, d := range data {
+			out.Scratch = append(out.Scratch, d...)
+		}
+		p = out.Scratch[start:len(out.Scratch):len(out.Scratch)]
+	}
+	if len(p) == 0 {
+		return true
+	}
+	from := len(out.Scratch)
+	l.a.dst = out
+	_, err := l.tc.Write(p)
+	l.a.dst = nil
+	if err != nil {
+		out.Scratch = out.Scratch[:from]
+		return false
+	}
+	out.Add(from)
+	return true
+}
+
+// Closing sends close_notify once the handshake is done, and stops a handshake still running.
+func (l *Layer) Closing(shutdown bool, reply *layer.Vec) {
+	switch l.state {
+	case stateHandshake:
+		l.hs.stop()
+		l.hs = nil
+	case stateOpen:
+		from := len(reply.Scratch)
+		l.a.dst = reply
+		_ = l.tc.CloseWrite()
+		l.a.dst = nil
+		reply.Add(from)
+	}
+	l.state = stateClosed
+	l.tc = nil
+}
+
+// ClientAddr is nil: TLS names no client.
+func (l *Layer) ClientAddr() net.Addr { return nil }
+
+// errWouldBlock is the adapter's error when crypto/tls wants bytes the loop has not received: Temporary, so
+// crypto/tls keeps the connection usable.
+var errWouldBlock error = wouldBlock{}
+
+type wouldBlock struct{}
+
+func (wouldBlock) Error() string   { return "tlslayer: no whole record buffered" }
+func (wouldBlock) Timeout() bool   { return true }
+func (wouldBlock) Temporary() bool { return true }
+
+// adapter is the net.Conn under the tls.Conn. During the handshake it is the handshake's pipe; after it, Read
+// hands over src (whole records of the caller's raw) and Write appends to dst, the loop's Vec.
+type adapter struct {
+	hs   *handshake
+	src  []byte
+	dst  *layer.Vec
+	left []byte // bytes the handshake's pipe held when it ended
+	addr net.Addr
+}
+
+func (a *adapter) Read(p []byte) (int, error) {
+	if a.hs != nil {
+		return a.hs.read(p)
+	}
+	if len(a.src) == 0 {
+		return 0, errWouldBlock
+	}
+	n := copy(p, a.src)
+	a.src = a.src[n:]
+	return n, nil
+}
+
+func (a *adapter) Write(p []byte) (int, error) {
+	if a.hs != nil {
+		return a.hs.write(p)
+	}
+	if a.dst == nil {
+		// crypto/tls writes on its own only in answer to a read (a KeyUpdate, an alert), when dst is set.
+		return 0, net.ErrClosed
+	}
+	a.dst.Scratch = append(a.dst.Scratch, p...)
+	return len(p), nil
+}
+
+func (a *adapter) Close() error                     { return nil }
+func (a *adapter) LocalAddr() net.Addr              { return a.addr }
+func (a *adapter) RemoteAddr() net.Addr             { return a.addr }
+func (a *adapter) SetDeadline(time.Time) error      { return nil }
+func (a *adapter) SetReadDeadline(time.Time) error  { return nil }
+func (a *adapter) SetWriteDeadline(time.Time) error { return nil }
+
+// handshake is the state the loop and the handshake goroutine share.
+type handshake struct {
+	cfg    *Config
+	wake   func()
+	signal chan struct{} // bytes came, or stop
+	timer  *time.Timer
+
+	mu      sync.Mutex
+	in      []byte // bytes for the goroutine
+	out     []byte // bytes for the client
+	done    bool
+	err     error
+	stopped bool
+	working bool // the goroutine holds a worker token
+}
+
+func (l *Layer) start(peer net.Addr) {
+	h := &handshake{cfg: l.cfg, wake: l.wake, signal: make(chan struct{}, 1)}
+	l.hs, l.a.hs, l.a.addr = h, h, peer
+	l.tc = tls.Server(&l.a, l.cfg.tls)
+	l.state = stateHandshake
+	h.timer = time.NewTimer(l.cfg.timeout)
+	tc := l.tc
+	go func() {
+		h.acquire()
+		err := tc.Handshake()
+		h.release()
+		h.timer.Stop()
+		h.mu.Lock()
+		h.done, h.err = true, err
+		h.mu.Unlock()
+		h.wake()
+	}()
+}
+
+// feed hands raw to the handshake goroutine and collects what it has to send. done says the handshake ended and
+// the layer is open, closed or failed.
+func (l *Layer) feed(raw []byte, reply *layer.Vec) (layer.Result, bool) {
+	h := l.hs
+	r := layer.Result{Consumed: len(raw)}
+	h.mu.Lock()
+	if len(raw) > 0 {
+		h.in = append(h.in, raw...)
+	}
+	if len(h.out) > 0 {
+		from := len(reply.Scratch)
+		reply.Scratch = append(reply.Scratch, h.out...)
+		reply.Add(from)
+		h.out = h.out[:0]
+	}
+	done, err, left := h.done, h.err, h.in
+	h.mu.Unlock()
+	if !done {
+		if len(raw) > 0 {
+			h.notify()
+		}
+		return r, false
+	}
+	l.hs, l.a.hs = nil, nil
+	if err != nil {
+		l.state, l.tc = stateClosed, nil
+		r.Close, r.Err = true, err
+		return r, true
+	}
+	l.state = stateOpen
+	l.a.left = left
+	cs := l.tc.ConnectionState()
+	l.proto = cs.NegotiatedProtocol
+	if len(cs.VerifiedChains) > 0 {
+		l.peer = cs.PeerCertificates[0]
+	}
+	return r, true
+}
+
+func (h *handshake) notify() {
+	select {
+	case h.signal <- struct{}{}:
+	default:
+	}
+}
+
+func (h *handshake) stop() {
+	h.mu.Lock()
+	h.stopped = true
+	h.mu.Unlock()
+	h.notify()
+}
+
+// acquire takes a worker token; release gives it back.
+func (h *handshake) acquire() {
+	h.cfg.workers <- struct{}{}
+	h.working = true
+}
+
+func (h *handshake) release() {
+	if h.working {
+		h.working = false
+		<-h.cfg.workers
+	}
+}
+
+// read is the goroutine's Read: it gives back its worker token while it waits for the client.
+func (h *handshake) read(p []byte) (int, error) {
+	for {
+		h.mu.Lock()
+		if h.stopped {
+			h.mu.Unlock()
+			return 0, net.ErrClosed
+		}
+		if len(h.in) > 0 {
+			n := copy(p, h.in)
+			h.in = h.in[:copy(h.in, h.in[n:])]
+			h.mu.Unlock()
+			return n, nil
+		}
+		h.mu.Unlock()
+		h.release()
+		select {
+		case <-h.signal:
+		case <-h.timer.C:
+			return 0, ErrHandshakeTimeout
+		}
+		h.acquire()
+	}
+}
+
+// write queues the goroutine's bytes for the loop and wakes it.
+func (h *handshake) write(p []byte) (int, error) {
+	h.mu.Lock()
+	if h.stopped {
+		h.mu.Unlock()
+		return 0, net.ErrClosed
+	}
+	h.out = append(h.out, p...)
+	h.mu.Unlock()
+	h.wake()
+	return len(p), nil
+}
