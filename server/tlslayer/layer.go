@@ -314,6 +314,9 @@ type handshake struct {
 
 	mu      sync.Mutex
 	in      []byte // bytes for the goroutine
+	hdr     [recordHeaderLen]byte
+	hdrN    int // bytes of the current record's header handed over
+	body    int // bytes of the current record's body not yet handed over
 	out     []byte // bytes for the client
 	done    bool
 	err     error
@@ -415,8 +418,7 @@ func (h *handshake) read(p []byte) (int, error) {
 			return 0, net.ErrClosed
 		}
 		if len(h.in) > 0 {
-			n := copy(p, h.in)
-			h.in = h.in[:copy(h.in, h.in[n:])]
+			n := h.take(p)
 			h.mu.Unlock()
 			return n, nil
 		}
@@ -429,6 +431,28 @@ func (h *handshake) read(p []byte) (int, error) {
 		}
 		h.acquire()
 	}
+}
+
+// take hands p bytes of in up to the end of the current record, never beyond it: crypto/tls keeps what it read
+// and did not use, and the records behind the client's Finished must stay here, for the loop to read in place.
+func (h *handshake) take(p []byte) int {
+	var n int
+	if h.hdrN < recordHeaderLen {
+		n = copy(p[:min(len(p), recordHeaderLen-h.hdrN)], h.in)
+		copy(h.hdr[h.hdrN:], h.in[:n])
+		h.hdrN += n
+		if h.hdrN == recordHeaderLen {
+			h.body = int(h.hdr[3])<<8 | int(h.hdr[4])
+		}
+	} else {
+		n = copy(p[:min(len(p), h.body)], h.in)
+		h.body -= n
+	}
+	if h.hdrN == recordHeaderLen && h.body == 0 {
+		h.hdrN = 0
+	}
+	h.in = h.in[:copy(h.in, h.in[n:])]
+	return n
 }
 
 // write queues the goroutine's bytes for the loop and wakes it.
