@@ -141,7 +141,12 @@ type server struct {
 	wg   sync.WaitGroup
 	mu   sync.Mutex
 	errs []error
-	tls  []*Layer // the TLS layers, for their peer certificates
+	ends []connEnd // what the layers knew when their connections ended
+}
+
+// connEnd is what a TLS layer knew when its connection ended, read on the connection's goroutine.
+type connEnd struct {
+	peer, proto string
 }
 
 func serve(t testing.TB, mk func(wake func()) (layer.Layer, *Layer), up func() upper) *server {
@@ -166,17 +171,20 @@ func serve(t testing.TB, mk func(wake func()) (layer.Layer, *Layer), up func() u
 				default:
 				}
 			})
-			s.mu.Lock()
-			s.tls = append(s.tls, tl)
-			s.mu.Unlock()
 			s.wg.Add(1)
 			go func() {
 				defer s.wg.Done()
-				if err := drive(c, l, wake, up()); err != nil {
-					s.mu.Lock()
-					s.errs = append(s.errs, err)
-					s.mu.Unlock()
+				err := drive(c, l, wake, up())
+				e := connEnd{proto: tl.NegotiatedProtocol()}
+				if pc := tl.PeerCertificate(); pc != nil {
+					e.peer = pc.Subject.CommonName
 				}
+				s.mu.Lock()
+				defer s.mu.Unlock()
+				if err != nil {
+					s.errs = append(s.errs, err)
+				}
+				s.ends = append(s.ends, e)
 			}()
 		}
 	}()
@@ -189,10 +197,22 @@ func serve(t testing.TB, mk func(wake func()) (layer.Layer, *Layer), up func() u
 
 func (s *server) addr() string { return s.ln.Addr().String() }
 
-func (s *server) layers() []*Layer {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]*Layer(nil), s.tls...)
+// ended waits for n connections to end and returns what their layers knew.
+func (s *server) ended(t testing.TB, n int) []connEnd {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		s.mu.Lock()
+		e := append([]connEnd(nil), s.ends...)
+		s.mu.Unlock()
+		if len(e) >= n {
+			return e
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d connections ended", len(e), n)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 func (s *server) errors() []error {

@@ -315,8 +315,8 @@ type handshake struct {
 	mu      sync.Mutex
 	in      []byte // bytes for the goroutine
 	hdr     [recordHeaderLen]byte
-	hdrN    int // bytes of the current record's header handed over
-	body    int // bytes of the current record's body not yet handed over
+	hdrN    int    // bytes of the current record's header handed over
+	body    int    // bytes of the current record's body not yet handed over
 	out     []byte // bytes for the client
 	done    bool
 	err     error
