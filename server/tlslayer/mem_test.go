@@ -96,10 +96,11 @@ type pair struct {
 }
 
 func newPair(cfg *Config, cc *tls.Config) *pair {
-	p := &pair{wake: make(chan struct{}, 1), m: newMemConn()}
+	wake := make(chan struct{}, 1)
+	p := &pair{wake: wake, m: newMemConn()}
 	p.l = New(cfg, func() {
 		select {
-		case p.wake <- struct{}{}:
+		case wake <- struct{}{}:
 		default:
 		}
 	})
