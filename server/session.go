@@ -33,6 +33,7 @@ type session struct {
 	adopting  *client // the claimant the session was handed to, until its adopt runs
 	handoff   bool    // a handoff task is on its way to the owner
 	discarded bool    // removed from the table; ends when the owner sees it
+	transient bool    // its connection asked for Session Expiry 0: the session ends with that connection
 
 	cl      *client // the connected client, nil while offline (owner only)
 	version codec.Version

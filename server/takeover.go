@@ -14,8 +14,11 @@ func (cl *client) claimSession(id string, cleanStart bool) {
 	sh := t.shard([]byte(id))
 	sh.mu.Lock()
 	old := sh.m[id]
-	if old == nil || cleanStart {
+	// A session whose connection asked for expiry 0 ends when that connection closes, which a takeover does: it is
+	// never resumed [MQTT-3.1.2-6], whether or not the broker has seen its connection go yet.
+	if old == nil || cleanStart || old.transient {
 		s := l.newSession(id)
+		s.transient = cl.expiry == 0
 		sh.m[id] = s
 		var displaced *client
 		if old != nil {
@@ -149,6 +152,7 @@ func (cl *client) adopt(s *session) {
 	mine := s.adopting == cl && s.owner.Load() == l
 	if mine {
 		s.adopting = nil
+		s.transient = cl.expiry == 0
 	}
 	sh.mu.Unlock()
 	if !mine {

@@ -5,6 +5,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"loopmq/codec"
 )
 
 // connect311Will is CONNECT 3.1.1 with a QoS 0 will on topic "w" carrying the client's index.
@@ -124,5 +126,70 @@ func TestKeepAliveKeptByPings(t *testing.T) {
 		time.Sleep(700 * time.Millisecond)
 		c.send([]byte{0xc0, 0})
 		c.expect([]byte{0xd0, 0})
+	}
+}
+
+// TestTakeoverDoesNotResumeCleanSession: a persistent CONNECT that takes over a live connection whose session ends
+// with it (3.1.1 clean session; MQTT 5 Session Expiry 0) starts a new session: CONNACK says no session present
+// and the old subscription is gone [MQTT-3.1.2-6: the state of a clean session MUST NOT be reused; MQTT 5
+// §3.1.2.11.2: with expiry 0 the session ends when the network connection closes]. Found by FuzzSessions: the
+// same client sequence (clean connect, drop, persistent connect) resumed the clean session or not, depending on
+// whether the broker had seen the drop yet.
+func TestTakeoverDoesNotResumeCleanSession(t *testing.T) {
+	s := startBroker(t, nil)
+	var exp codec.Properties
+	exp.Set(codec.PropSessionExpiry)
+	exp.SessionExpiry = 3600
+	for _, tc := range []struct {
+		name              string
+		v                 codec.Version
+		clean, persistent []byte
+	}{
+		{"3.1.1", codec.V311, connect311("tc3", true), connect311("tc3", false)},
+		{"5", codec.V5, connect5("tc5"), connect5With("tc5", exp, func(c *codec.Connect) { c.CleanStart = false })},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			topic, marker := "tc/"+tc.name, "tc/marker/"+tc.name
+			old := dialRaw(t, s)
+			old.send(tc.clean)
+			if p, err := old.readPacket(5 * time.Second); err != nil || p[0] != 0x20 || p[2] != 0 || p[3] != 0 {
+				t.Fatalf("clean CONNACK % x, %v", p, err)
+			}
+			sub := codec.Subscribe{PacketID: 1, Subs: []codec.Subscription{{Filter: []byte(topic)}}}
+			old.send(sub.Append(nil, tc.v))
+			if p, err := old.readPacket(5 * time.Second); err != nil || p[0] != 0x90 {
+				t.Fatalf("SUBACK % x, %v", p, err)
+			}
+
+			nc := dialRaw(t, s)
+			nc.send(tc.persistent)
+			p, err := nc.readPacket(5 * time.Second)
+			if err != nil || p[0] != 0x20 || p[3] != 0 {
+				t.Fatalf("persistent CONNACK % x, %v", p, err)
+			}
+			if p[2] != 0 {
+				t.Fatalf("persistent CONNACK % x says session present: the clean session was resumed", p)
+			}
+			if tc.v == codec.V5 {
+				old.expectClosed([]byte{0xe0, 1, 0x8e}) // Session taken over
+			} else {
+				old.expectClosed()
+			}
+			sub = codec.Subscribe{PacketID: 2, Subs: []codec.Subscription{{Filter: []byte(marker)}}}
+			nc.send(sub.Append(nil, tc.v))
+			if p, err := nc.readPacket(5 * time.Second); err != nil || p[0] != 0x90 {
+				t.Fatalf("SUBACK % x, %v", p, err)
+			}
+			// One publisher, two topics: had the old subscription survived, its message would come first.
+			pub := dialRaw(t, s)
+			pub.send(connect311("tc-pub-"+tc.name, true))
+			pub.expect([]byte{0x20, 2, 0, 0})
+			pub.send((&codec.Publish{Topic: []byte(topic), Payload: []byte("old")}).Append(nil, codec.V311))
+			pub.send((&codec.Publish{Topic: []byte(marker), Payload: []byte("marker")}).Append(nil, codec.V311))
+			p, err = nc.readPacket(5 * time.Second)
+			if err != nil || !bytes.HasSuffix(p, []byte("marker")) {
+				t.Fatalf("new session got % x (%v), want only the marker: the clean session's subscription survived", p, err)
+			}
+		})
 	}
 }
