@@ -29,6 +29,7 @@ type pki struct {
 	ca                        *x509.Certificate
 	caKey                     *ecdsa.PrivateKey
 	client                    tls.Certificate
+	clientCert, clientKey     string // the client pair in files
 }
 
 var serial int64
@@ -57,7 +58,11 @@ func newPKI(t testing.TB) *pki {
 	writePEM(t, p.caFile, "CERTIFICATE", der)
 	p.certFile, p.keyFile = filepath.Join(p.dir, "server.pem"), filepath.Join(p.dir, "server.key")
 	p.writeServer(t, "server one")
-	p.client = p.issue(t, "device-7", x509.ExtKeyUsageClientAuth, nil)
+	p.clientCert, p.clientKey = filepath.Join(p.dir, "client.pem"), filepath.Join(p.dir, "client.key")
+	p.client = p.issue(t, "device-7", x509.ExtKeyUsageClientAuth, func(der, key []byte) {
+		writePEM(t, p.clientCert, "CERTIFICATE", der)
+		writePEM(t, p.clientKey, "EC PRIVATE KEY", key)
+	})
 	return p
 }
 

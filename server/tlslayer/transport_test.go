@@ -2,12 +2,15 @@ package tlslayer
 
 import (
 	"bytes"
+	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"os"
+	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -22,7 +25,11 @@ import (
 // mqttEcho is a one-connection MQTT 3.1.1 peer above the layers, framed by the codec: it accepts the CONNECT,
 // grants every subscription at QoS 0 and sends each PUBLISH back, so a client subscribed to what it publishes
 // gets its messages again. Packets answered in one call go out in one Outbound.
-func mqttEcho() upper {
+func mqttEcho() upper { return mqttPeer(nil) }
+
+// mqttPeer is mqttEcho that also reports each PUBLISH's topic and payload to seen (when not nil), and sends a
+// PUBLISH "welcome" on each subscribed filter without wildcards, so a subscriber gets one message.
+func mqttPeer(seen chan<- string) upper {
 	return func(in []byte) (int, [][]byte, bool) {
 		var out [][]byte
 		off := 0
@@ -42,14 +49,25 @@ func mqttEcho() upper {
 				out = append(out, []byte{byte(codec.TypeConnack) << 4, 2, 0, 0})
 			case codec.TypeSubscribe:
 				ack := []byte{byte(codec.TypeSuback) << 4, 0, body[0], body[1]}
+				var welcome []byte
 				for r := body[2:]; len(r) >= 3; {
 					n := int(r[0])<<8 | int(r[1])
+					filter := r[2 : 2+n]
 					r = r[2+n+1:]
 					ack = append(ack, 0)
+					if seen != nil && !bytes.ContainsAny(filter, "+#") {
+						welcome = append(welcome, byte(codec.TypePublish)<<4, byte(2+n+7))
+						welcome = append(welcome, byte(n>>8), byte(n))
+						welcome = append(append(welcome, filter...), "welcome"...)
+					}
 				}
 				ack[1] = byte(len(ack) - 2)
-				out = append(out, ack)
+				out = append(out, ack, welcome)
 			case codec.TypePublish:
+				if seen != nil {
+					n := int(body[0])<<8 | int(body[1])
+					seen <- string(body[2:2+n]) + " " + string(body[2+n:])
+				}
 				out = append(out, bytes.Clone(pkt))
 			case codec.TypePingreq:
 				out = append(out, codec.AppendPingresp(nil))
@@ -379,5 +397,54 @@ func TestNotTLS(t *testing.T) {
 	}
 	if len(s.errors()) != 1 {
 		t.Fatal("no error for plain bytes")
+	}
+}
+
+// TestMosquittoClients runs mosquitto_pub and mosquitto_sub (Debian's mosquitto-clients, OpenSSL) over mqtts
+// with --cafile, and with a client certificate where one is required.
+func TestMosquittoClients(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs mosquitto clients")
+	}
+	pk := newPKI(t)
+	seen := make(chan string, 16)
+	run := func(s *server, args ...string) (string, error) {
+		t.Helper()
+		host, port, _ := net.SplitHostPort(s.addr())
+		_ = host
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		args = append([]string{"-h", "localhost", "-p", port, "--cafile", pk.caFile, "-V", "mqttv311"}, args...)
+		out, err := exec.CommandContext(ctx, args[len(args)-1], args[:len(args)-1]...).CombinedOutput()
+		return string(out), err
+	}
+	s := serve(t, tlsOnly(pk.config(t, Options{ALPN: []string{"mqtt"}})), func() upper { return mqttPeer(seen) })
+	if out, err := run(s, "-t", "t/pub", "-m", "over mqtts", "mosquitto_pub"); err != nil {
+		t.Fatalf("mosquitto_pub: %v %s", err, out)
+	}
+	select {
+	case m := <-seen:
+		if m != "t/pub over mqtts" {
+			t.Fatalf("got %q", m)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the publish did not arrive")
+	}
+	if out, err := run(s, "-t", "t/sub", "-C", "1", "-v", "mosquitto_sub"); err != nil || strings.TrimSpace(out) != "t/sub welcome" {
+		t.Fatalf("mosquitto_sub: %v %q", err, out)
+	}
+	req := serve(t, tlsOnly(pk.config(t, Options{ClientAuth: ClientAuthRequire, ClientCAs: pk.pool})), func() upper { return mqttPeer(seen) })
+	if out, err := run(req, "-t", "t/sub", "-C", "1", "-W", "10", "mosquitto_sub"); err == nil {
+		t.Fatalf("mosquitto_sub without a certificate was served: %q", out)
+	}
+	if out, err := run(req, "--cert", pk.clientCert, "--key", pk.clientKey, "-t", "t/sub", "-C", "1", "-v", "mosquitto_sub"); err != nil || strings.TrimSpace(out) != "t/sub welcome" {
+		t.Fatalf("mosquitto_sub with a certificate: %v %q", err, out)
+	}
+	var peers []string
+	for _, e := range req.ended(t, 2) {
+		peers = append(peers, e.peer)
+	}
+	if !slices.Contains(peers, "device-7") {
+		t.Fatalf("peers %q", peers)
 	}
 }
