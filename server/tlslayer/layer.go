@@ -38,6 +38,16 @@
 // made with, from its own goroutine: the owner then calls Inbound again on its loop (with the bytes it holds,
 // perhaps none), which returns the handshake's bytes as replies, and the data behind the handshake.
 //
+// # Driving it
+//
+// The owner (the server's event loop) uses the Layer like any other (see layer.Layer), with one addition: while
+// Handshaking, Inbound may make no progress although the handshake goroutine will soon have an answer. The wake
+// function given to New is then called, from that goroutine, once per flight it writes and once when it ends (so
+// possibly after the connection closed: it must be safe then, e.g. gnet's Conn.Wake); the owner answers by calling
+// Inbound on the loop with the bytes it holds, possibly none, which returns the flight as replies and, at the end,
+// the verdict (Err, with the alert in the replies) or the data that came behind the client's Finished. The
+// verified client certificate (PeerCertificate) and the ALPN protocol are known from that call on.
+//
 // # Memory
 //
 // After the handshake a connection holds this Layer (170 B), the tls.Conn (890 B), its two AES-GCM states

@@ -5,8 +5,10 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"testing"
+	"time"
 
 	"loopmq/server/layer"
 )
@@ -160,4 +162,105 @@ func (p *pair) feedCut(t *testing.T, stream []byte) []byte {
 		t.Fatalf("%d bytes left", len(buf))
 	}
 	return got
+}
+
+// records splits b into TLS records and returns their count; it fails on a partial one.
+func countRecords(t *testing.T, b []byte) int {
+	t.Helper()
+	n := 0
+	for len(b) > 0 {
+		if len(b) < 5 {
+			t.Fatalf("partial header")
+		}
+		l := 5 + (int(b[3])<<8 | int(b[4]))
+		if l > len(b) {
+			t.Fatalf("partial record")
+		}
+		b = b[l:]
+		n++
+	}
+	return n
+}
+
+// TestOutboundCoalesces: one flush of many slices is one record while it fits, and the client reads it all.
+func TestOutboundCoalesces(t *testing.T) {
+	pk := newPKI(t)
+	p := open(t, pk.config(t, Options{}), pk.clientConfig())
+	for _, tc := range []struct{ slices, size, records int }{{1, 10, 1}, {100, 100, 1}, {16, 1024, 1}, {20, 1024, 2}, {1, 40 << 10, 3}} {
+		var data [][]byte
+		var want []byte
+		for i := range tc.slices {
+			d := bytes.Repeat([]byte{byte('a' + i%26)}, tc.size)
+			data = append(data, d)
+			want = append(want, d...)
+		}
+		var out layer.Vec
+		out.Scratch = append(out.Scratch, "earlier"...) // bytes of another connection stay
+		if !p.l.Outbound(&out, data) {
+			t.Fatal("refused")
+		}
+		var wire []byte
+		for _, b := range out.Bufs {
+			wire = append(wire, b...)
+		}
+		if n := countRecords(t, wire); n != tc.records {
+			t.Fatalf("%d×%d bytes: %d records, want %d", tc.slices, tc.size, n, tc.records)
+		}
+		if string(out.Scratch[:7]) != "earlier" {
+			t.Fatal("Scratch overwritten")
+		}
+		p.m.feed([][]byte{wire})
+		got := make([]byte, len(want))
+		if _, err := io.ReadFull(p.cli, got); err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("client read: %v", err)
+		}
+	}
+}
+
+// TestCloseNotify: the client's close_notify hands up the data before it and closes; Closing answers with ours.
+func TestCloseNotify(t *testing.T) {
+	pk := newPKI(t)
+	p := open(t, pk.config(t, Options{}), pk.clientConfig())
+	p.cli.Write([]byte("last words"))
+	p.cli.CloseWrite()
+	var reply layer.Vec
+	r := p.l.Inbound(p.m.take(), testAddr, &reply)
+	if string(r.Data) != "last words" || !r.Close || r.Err != nil {
+		t.Fatalf("got %q close %v err %v", r.Data, r.Close, r.Err)
+	}
+	p.l.Closing(false, &reply)
+	p.m.feed(reply.Bufs)
+	if _, err := p.cli.Read(make([]byte, 1)); err != io.EOF {
+		t.Fatalf("client read %v, want EOF after close_notify", err)
+	}
+	var out layer.Vec
+	if p.l.Outbound(&out, [][]byte{[]byte("late")}) || len(out.Bufs) != 0 {
+		t.Fatal("Outbound carried data after Closing")
+	}
+}
+
+// TestWorkersReleasedWhileWaiting: with one worker, a client that stalls mid-handshake does not hold it, so others
+// handshake; Closing a handshake ends its goroutine (its last act is to wake the owner).
+func TestWorkersReleasedWhileWaiting(t *testing.T) {
+	pk := newPKI(t)
+	cfg := pk.config(t, Options{Workers: 1})
+	stalled := newPair(cfg, pk.clientConfig())
+	go stalled.cli.Handshake()
+	<-stalled.m.wrote
+	hello := stalled.m.take()
+	var reply layer.Vec
+	stalled.l.Inbound(hello[:len(hello)/2], testAddr, &reply) // half a ClientHello: its goroutine waits
+	for range 3 {
+		open(t, cfg, pk.clientConfig())
+	}
+	stalled.l.Closing(false, &reply)
+	select {
+	case <-stalled.wake:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the stopped handshake's goroutine did not end")
+	}
+	stalled.m.Close()
+	if len(cfg.workers) != 0 {
+		t.Fatalf("%d worker tokens held", len(cfg.workers))
+	}
 }
