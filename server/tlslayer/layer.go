@@ -51,7 +51,9 @@
 // # Memory
 //
 // After the handshake a connection holds this Layer (170 B), the tls.Conn (890 B), its two AES-GCM states
-// (1.75 KB), secrets (about 200 B) and crypto/tls's read buffer (3.5 KB, see above): 6.8 KB of Go heap. Partial
+// (1.75 KB), secrets (about 200 B) and crypto/tls's read buffer (3.5 KB, see above): 6.8 KB of Go heap; 4.6 KB
+// when the client sent no ML-KEM key share (OpenSSL 3.0 clients, most devices: a ClientHello of a few hundred bytes
+// sizes the read buffer). Partial
 // records stay in the caller's buffer, plaintext is decrypted in place into raw, records are sealed into the loop's
 // Vec (crypto/tls's record scratch is pooled), so no other read or write buffer stays with an idle connection.
 package tlslayer
