@@ -31,7 +31,7 @@
 //
 // # Handshake
 //
-// The first bytes start the handshake on a goroutine that reads what Inbound hands it and blocks while it waits
+// The first whole record (the ClientHello) starts the handshake on a goroutine that reads what Inbound hands it and blocks while it waits
 // for the client. Its computing parts (key exchange, signature, certificate verification) hold one of
 // Options.Workers tokens, released while it waits, so a storm of reconnecting clients queues there instead of
 // stalling the loops. Whenever it has bytes to send, and once it is done, it calls the wake function the layer was
@@ -77,11 +77,15 @@ const (
 	stateClosed
 )
 
-// Record sizes [RFC 8446 §5.1, RFC 5246 §6.2.3].
+// Record sizes [RFC 8446 §5.1, RFC 5246 §6.2.3], and the type of a handshake record.
 const (
-	recordHeaderLen = 5
-	maxCiphertext   = 16384 + 2048
+	recordTypeHandshake = 0x16
+	recordHeaderLen     = 5
+	maxCiphertext       = 16384 + 2048
 )
+
+// ErrNotTLS is the error of a connection whose first byte is not that of a TLS handshake record (0x16).
+var ErrNotTLS = errors.New("tls listener: the first byte is not a TLS handshake record")
 
 // ErrHandshakeTimeout is the handshake's error when it took longer than Options.HandshakeTimeout.
 var ErrHandshakeTimeout = errors.New("tls: handshake timed out")
@@ -128,7 +132,16 @@ func (l *Layer) ConnectionState() tls.ConnectionState {
 func (l *Layer) Inbound(raw []byte, peer net.Addr, reply *layer.Vec) layer.Result {
 	switch l.state {
 	case stateNew:
-		if len(raw) == 0 {
+		switch {
+		case len(raw) == 0:
+			return layer.Result{}
+		case raw[0] != recordTypeHandshake:
+			// Plain MQTT or noise: no TLS alert would be understood.
+			l.state = stateClosed
+			return layer.Result{Consumed: len(raw), Close: true, Err: ErrNotTLS}
+		case wholeRecords(raw) == 0:
+			// The goroutine starts with the whole first record, the ClientHello, so a scanner or a stalled
+			// client costs none.
 			return layer.Result{}
 		}
 		l.start(peer)

@@ -249,15 +249,33 @@ func TestWorkersReleasedWhileWaiting(t *testing.T) {
 	<-stalled.m.wrote
 	hello := stalled.m.take()
 	var reply layer.Vec
-	stalled.l.Inbound(hello[:len(hello)/2], testAddr, &reply) // half a ClientHello: its goroutine waits
-	for range 3 {
-		open(t, cfg, pk.clientConfig())
+	if r := stalled.l.Inbound(hello[:len(hello)/2], testAddr, &reply); r.Consumed != 0 || stalled.l.Handshaking() {
+		t.Fatal("half a ClientHello started the handshake")
 	}
-	stalled.l.Closing(false, &reply)
+	// The whole ClientHello: the server's flight is never delivered, so its goroutine waits for the client.
+	stalled.l.Inbound(hello, testAddr, &reply)
 	select {
 	case <-stalled.wake:
 	case <-time.After(20 * time.Second):
-		t.Fatal("the stopped handshake's goroutine did not end")
+		t.Fatal("no server flight")
+	}
+	for range 3 {
+		open(t, cfg, pk.clientConfig())
+	}
+	h := stalled.l.hs
+	stalled.l.Closing(false, &reply)
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		h.mu.Lock()
+		done := h.done
+		h.mu.Unlock()
+		if done {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the stopped handshake's goroutine did not end")
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 	stalled.m.Close()
 	if len(cfg.workers) != 0 {

@@ -357,7 +357,8 @@ func TestHandshakeTimeout(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	c.Write([]byte{0x16, 3, 1, 0, 200, 1}) // the start of a ClientHello
+	// A ClientHello record with a truncated message: the handshake waits for the rest.
+	c.Write([]byte{0x16, 3, 1, 0, 4, 1, 0, 1, 0})
 	c.SetReadDeadline(time.Now().Add(30 * time.Second))
 	_, err = io.Copy(io.Discard, c)
 	var ne net.Error
@@ -395,8 +396,8 @@ func TestNotTLS(t *testing.T) {
 	for len(s.errors()) == 0 && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
-	if len(s.errors()) != 1 {
-		t.Fatal("no error for plain bytes")
+	if errs := s.errors(); len(errs) != 1 || !errors.Is(errs[0], ErrNotTLS) {
+		t.Fatalf("errors %v", errs)
 	}
 }
 
