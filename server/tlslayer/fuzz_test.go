@@ -25,10 +25,19 @@ func FuzzInboundHandshake(f *testing.F) {
 		})
 		cut = min(max(cut, 0), len(b))
 		var reply layer.Vec
-		l.Inbound(b[:cut], testAddr, &reply)
-		r := l.Inbound(b[cut:], testAddr, &reply)
-		if r.Consumed != len(b)-cut && cut > 0 {
-			t.Fatalf("consumed %d of %d", r.Consumed, len(b)-cut)
+		buf := append([]byte(nil), b[:cut]...)
+		r := l.Inbound(buf, testAddr, &reply)
+		if r.Consumed > len(buf) {
+			t.Fatalf("consumed %d of %d", r.Consumed, len(buf))
+		}
+		failed := r.Err != nil && r.Close
+		buf = append(buf[r.Consumed:], b[cut:]...)
+		if r = l.Inbound(buf, testAddr, &reply); r.Consumed > len(buf) {
+			t.Fatalf("consumed %d of %d", r.Consumed, len(buf))
+		}
+		failed = failed || r.Err != nil && r.Close
+		if len(b) > 0 && b[0] != 0x16 && !failed {
+			t.Fatal("no TLS record, yet no error")
 		}
 		// A ClientHello cut short waits for bytes; anything else fails at once.
 		deadline := time.After(10 * time.Second)
