@@ -7,7 +7,7 @@ PKGS      := ./...
 FUZZTIME  ?= 10s
 BENCHTIME ?= 1s
 
-.PHONY: all build run test test-short test-budgets vet fmt bench bench-go bench-compare fuzz fuzz-smoke clean
+.PHONY: all build run test test-short test-budgets vet fmt bench bench-go bench-compare fuzz fuzz-smoke mutate clean
 
 all: build
 
@@ -60,6 +60,11 @@ fuzz-smoke:
 
 # fuzz: longer runs while developing, e.g. `make fuzz FUZZTIME=5m`.
 fuzz: fuzz-smoke
+
+# mutate: break named broker behaviours one at a time in a copy of the tree (the table in tools/mutate/main.go)
+# and check that a real-client test catches each; fails if one survives or its anchor is gone.
+mutate:
+	$(GO) run ./tools/mutate $(MUTATE_FLAGS)
 
 # bench: the Go micro-benchmarks, then a short harness comparison of loopmq, Mosquitto and NATS
 # (bench/figures.sh with short durations; `make bench-compare DUR=5s CONNS=19000` for the recorded figures).

@@ -55,8 +55,9 @@ type Result struct {
 	More bool
 	// Close asks for the connection to be closed once Data is handled and the replies are sent.
 	Close bool
-	// Err is a violation of this layer's protocol; the connection closes. The layer's answer to it (a close frame,
-	// an HTTP error status) is already in reply.
+	// Err is a violation of this layer's protocol; the connection closes. An answer that is not a goodbye (an HTTP
+	// error status to a refused handshake) is already in reply; a goodbye (a close frame with the rule's code)
+	// comes from Closing.
 	Err error
 }
 

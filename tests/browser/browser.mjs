@@ -1,10 +1,16 @@
 // browser.mjs drives MQTT.js inside headless Chromium against a broker's WebSocket listener and checks, with a
 // Node-side MQTT.js client on plain TCP, that both transports see the same broker:
 //   - QoS 0/1/2 messages of 0 B to 1 MiB cross from TCP to the browser and back, byte-exact (SHA-256 compared);
+//     each with the QoS it was published with (the subscriptions grant QoS 2) and without the retain flag;
 //   - a retained message published on TCP reaches a later browser subscription with the retain flag;
-//   - a browser client's will reaches the TCP client when its page dies without DISCONNECT.
+//   - a browser client's will reaches the TCP client, with its QoS and without the retain flag, when its page is
+//     closed (a WebSocket close frame, no MQTT DISCONNECT) and when its network connection is lost: that page
+//     connects through PROXY_WS_URL, a TCP proxy of the Go test that resets both sockets when CUT_URL is fetched
+//     and reports what the page had sent (no close frame and no DISCONNECT may be among it).
 // It runs for MQTT 3.1.1 and 5.0 in the browser. Environment: WS_URL (ws://127.0.0.1:8083/mqtt),
-// TCP_URL (mqtt://127.0.0.1:1883), CHROMIUM (/usr/bin/chromium), MAX_SIZE (largest payload, default 1 MiB).
+// TCP_URL (mqtt://127.0.0.1:1883), CHROMIUM (/usr/bin/chromium), MAX_SIZE (largest payload, default 1 MiB),
+// PROXY_WS_URL and CUT_URL (set by browser_test.go; run by hand without them, the network-loss will is left out
+// and a line says so, and browser_test.go fails if its proxy did not cut one connection per protocol version).
 // It prints one JSON line per check and exits 0 only when every check passed.
 import { chromium } from 'playwright-core';
 import mqtt from 'mqtt';
@@ -15,6 +21,8 @@ import { readFileSync } from 'node:fs';
 const WS_URL = process.env.WS_URL || 'ws://127.0.0.1:8083/mqtt';
 const TCP_URL = process.env.TCP_URL || 'mqtt://127.0.0.1:1883';
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+const PROXY_WS_URL = process.env.PROXY_WS_URL;
+const CUT_URL = process.env.CUT_URL;
 const MAX_SIZE = Number(process.env.MAX_SIZE || 1 << 20);
 const SIZES = [0, 1, 127, 128, 16383, 16384, 65536, MAX_SIZE].filter((s, i, a) => s <= MAX_SIZE && a.indexOf(s) === i);
 const RUN = `bt${process.pid}`;
@@ -82,6 +90,8 @@ async function openPage(browser) {
     window.connect = (url, opts) => new Promise((resolve, reject) => {
       const c = window.mqtt.connect(url, { reconnectPeriod: 0, connectTimeout: 5000, ...opts });
       window.client = c;
+      window.ended = false; // not window.closed: that one is the window's own, read-only
+      c.on('close', () => { window.ended = true; });
       c.on('message', async (topic, msg, packet) => {
         window.got.push({ topic, len: msg.length, sha: await window.hex(msg), retain: packet.retain, qos: packet.qos });
       });
@@ -111,9 +121,15 @@ async function exchange(browser, version) {
   await page.evaluate(([url, v, id]) => window.connect(url, { protocolVersion: v, clientId: id }), [WS_URL, version, `${tag}-br`]);
   const tcp = await tcpClient(`${tag}-tcp`);
   const tcpGot = [];
-  tcp.on('message', (topic, msg) => tcpGot.push({ topic, len: msg.length, sha: sha(msg) }));
-  await new Promise((res, rej) => tcp.subscribe(`${tag}/to-tcp/#`, { qos: 2 }, (e) => (e ? rej(e) : res())));
-  await page.evaluate((f) => window.subscribe(f, 2), `${tag}/to-browser/#`);
+  tcp.on('message', (topic, msg, packet) => tcpGot.push({ topic, len: msg.length, sha: sha(msg), qos: packet.qos, retain: packet.retain }));
+  const tcpSubscribe = (filter, qos) => new Promise((res, rej) => tcp.subscribe(filter, { qos }, (e, granted) => (e ? rej(e) : res(granted))));
+  const grantedOK = (granted, filter, qos) => granted.length === 1 && granted[0].topic === filter && granted[0].qos === qos;
+  let f = `${tag}/to-tcp/#`;
+  let granted = await tcpSubscribe(f, 2);
+  report(`v${version} tcp subscribe granted qos2`, grantedOK(granted, f, 2), { granted });
+  f = `${tag}/to-browser/#`;
+  granted = await page.evaluate((f) => window.subscribe(f, 2), f);
+  report(`v${version} browser subscribe granted qos2`, grantedOK(granted, f, 2), { granted });
 
   const cases = [];
   for (const qos of [0, 1, 2]) for (const size of SIZES) cases.push({ qos, size, seed: qos * 1_000_003 + size + 7 });
@@ -128,8 +144,9 @@ async function exchange(browser, version) {
     const topic = `${tag}/to-browser/q${c.qos}/s${c.size}`;
     const m = got.filter((g) => g.topic === topic);
     const want = sha(payload(c.seed, c.size));
-    report(`v${version} tcp->browser qos${c.qos} ${c.size}B`, m.length === 1 && m[0].sha === want && m[0].len === c.size,
-      { received: m.length, len: m[0]?.len });
+    report(`v${version} tcp->browser qos${c.qos} ${c.size}B`,
+      m.length === 1 && m[0].sha === want && m[0].len === c.size && m[0].qos === c.qos && m[0].retain === false,
+      { received: m.length, len: m[0]?.len, qos: m[0]?.qos, retain: m[0]?.retain });
   }
 
   // Browser → TCP.
@@ -140,30 +157,56 @@ async function exchange(browser, version) {
   for (const c of cases) {
     const topic = `${tag}/to-tcp/q${c.qos}/s${c.size}`;
     const m = tcpGot.filter((g) => g.topic === topic);
-    report(`v${version} browser->tcp qos${c.qos} ${c.size}B`, m.length === 1 && m[0].sha === sha(payload(c.seed, c.size)) && m[0].len === c.size,
-      { received: m.length, len: m[0]?.len });
+    report(`v${version} browser->tcp qos${c.qos} ${c.size}B`,
+      m.length === 1 && m[0].sha === sha(payload(c.seed, c.size)) && m[0].len === c.size && m[0].qos === c.qos && m[0].retain === false,
+      { received: m.length, len: m[0]?.len, qos: m[0]?.qos, retain: m[0]?.retain });
   }
 
   // Retained: published on TCP, delivered to a later browser subscription with the retain flag, then cleared.
   const rt = `${tag}/retained`;
   await new Promise((res, rej) => tcp.publish(rt, Buffer.from(payload(42, 300)), { qos: 1, retain: true }, (e) => (e ? rej(e) : res())));
-  await page.evaluate((f) => window.subscribe(f, 1), rt);
+  granted = await page.evaluate((f) => window.subscribe(f, 1), rt);
+  report(`v${version} browser subscribe granted qos1`, grantedOK(granted, rt, 1), { granted });
   await waitFor(async () => (await page.evaluate((t) => window.got.some((g) => g.topic === t), rt)), 'retained message in the browser');
   const r = (await page.evaluate(() => window.got)).filter((g) => g.topic === rt);
-  report(`v${version} retained tcp->browser`, r.length === 1 && r[0].retain === true && r[0].sha === sha(payload(42, 300)), { got: r });
+  report(`v${version} retained tcp->browser`, r.length === 1 && r[0].retain === true && r[0].qos === 1 && r[0].sha === sha(payload(42, 300)), { got: r });
   await new Promise((res, rej) => tcp.publish(rt, Buffer.alloc(0), { qos: 1, retain: true }, (e) => (e ? rej(e) : res())));
 
-  // Will: a second page connects with a will, then dies without DISCONNECT.
-  const wt = `${tag}/will`;
-  await new Promise((res, rej) => tcp.subscribe(wt, { qos: 1 }, (e) => (e ? rej(e) : res())));
-  const willPage = await openPage(browser);
-  await willPage.evaluate(([url, v, id, topic]) => window.connect(url, {
-    protocolVersion: v, clientId: id, will: { topic, payload: 'browser-gone', qos: 1, retain: false },
-  }), [WS_URL, version, `${tag}-will`, wt]);
-  await willPage.close();
-  await waitFor(() => tcpGot.some((g) => g.topic === wt), `will of browser v${version}`);
-  const w = tcpGot.filter((g) => g.topic === wt);
-  report(`v${version} browser will -> tcp`, w.length === 1 && w[0].sha === sha(Buffer.from('browser-gone')), { received: w.length });
+  // Will: a page connects with a will, then ends without DISCONNECT, once by closing the page (the browser sends a
+  // WebSocket close frame), once by losing its network connection (the proxy resets it: the broker sees only RST).
+  const ends = ['page closed', 'network lost'];
+  if (!PROXY_WS_URL || !CUT_URL) {
+    ends.pop();
+    console.log(JSON.stringify({ check: `v${version} browser will -> tcp (network lost)`, left_out: 'PROXY_WS_URL and CUT_URL are not set' }));
+  }
+  for (const how of ends) {
+    const wt = `${tag}/will/${how.replace(' ', '-')}`;
+    granted = await tcpSubscribe(wt, 2);
+    report(`v${version} tcp subscribe ${wt} granted qos2`, grantedOK(granted, wt, 2), { granted });
+    const willPage = await openPage(browser);
+    await willPage.evaluate(([url, v, id, topic]) => window.connect(url, {
+      protocolVersion: v, clientId: id, keepalive: 600, will: { topic, payload: 'browser-gone', qos: 1, retain: false },
+    }), [how === 'network lost' ? PROXY_WS_URL : WS_URL, version, `${tag}-will-${how.replace(' ', '-')}`, wt]);
+    // A round trip through the broker after the will page's CONNECT: the will must not have been published yet.
+    await new Promise((res, rej) => tcp.publish(`${tag}/to-tcp/sync`, 'sync', { qos: 1 }, (e) => (e ? rej(e) : res())));
+    await waitFor(() => tcpGot.some((g) => g.topic === `${tag}/to-tcp/sync`), 'sync message');
+    tcpGot.splice(tcpGot.findIndex((g) => g.topic === `${tag}/to-tcp/sync`), 1);
+    report(`v${version} no will while connected (${how})`, !tcpGot.some((g) => g.topic === wt));
+    if (how === 'page closed') {
+      await willPage.close();
+    } else {
+      const cut = await (await fetch(CUT_URL)).json();
+      report(`v${version} will page connection reset without close frame or DISCONNECT`,
+        cut.cut === 1 && !cut.error && !cut.closeFrame && cut.packets[0] === 'CONNECT' && !cut.packets.includes('DISCONNECT'), cut);
+      await waitFor(() => willPage.evaluate(() => window.ended), `browser v${version} to notice the lost connection`);
+    }
+    await waitFor(() => tcpGot.some((g) => g.topic === wt), `will of browser v${version} (${how})`);
+    const w = tcpGot.filter((g) => g.topic === wt);
+    report(`v${version} browser will -> tcp (${how})`,
+      w.length === 1 && w[0].sha === sha(Buffer.from('browser-gone')) && w[0].qos === 1 && w[0].retain === false,
+      { received: w.length, qos: w[0]?.qos, retain: w[0]?.retain });
+    if (!willPage.isClosed()) await willPage.close();
+  }
 
   await page.evaluate(() => new Promise((r) => window.client.end(false, {}, r)));
   await page.close();
