@@ -179,7 +179,7 @@ func serve(t testing.TB, mk func(wake func()) (layer.Layer, *Layer), up func() u
 			s.wg.Add(1)
 			go func() {
 				defer s.wg.Done()
-				err := drive(c, l, wake, up())
+				err := drive(c, l, tl, wake, up())
 				e := connEnd{proto: tl.NegotiatedProtocol()}
 				if pc := tl.PeerCertificate(); pc != nil {
 					e.peer = pc.Subject.CommonName
@@ -227,7 +227,7 @@ func (s *server) errors() []error {
 }
 
 // drive is one connection's loop. It returns the layer's error, if any.
-func drive(c net.Conn, l layer.Layer, wake chan struct{}, up upper) error {
+func drive(c net.Conn, l layer.Layer, tl *Layer, wake chan struct{}, up upper) error {
 	defer c.Close()
 	reads := make(chan []byte)
 	go func() {
@@ -267,6 +267,20 @@ func drive(c net.Conn, l layer.Layer, wake chan struct{}, up upper) error {
 		select {
 		case b, ok := <-reads:
 			if !ok {
+				// The client is gone. A handshake still running ends with a verdict that is worth reporting
+				// (the client may leave as soon as it saw the alert): wait for it.
+				for deadline := time.After(20 * time.Second); tl.Handshaking(); {
+					select {
+					case <-wake:
+					case <-deadline:
+						return errors.New("the handshake did not end")
+					}
+					reply.Reset()
+					if r := l.Inbound(nil, c.RemoteAddr(), &reply); r.Err != nil {
+						closing()
+						return r.Err
+					}
+				}
 				closing()
 				return nil
 			}
