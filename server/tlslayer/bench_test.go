@@ -15,7 +15,7 @@ func BenchmarkInbound(b *testing.B) {
 	cfg := pk.config(b, Options{})
 	for _, size := range []int{64, 1024, 16 << 10} {
 		b.Run(fmt.Sprint(size), func(b *testing.B) {
-			p := open(b, cfg, pk.clientConfig())
+			p := open(b, cfg, pk.ClientConfig())
 			msg := bytes.Repeat([]byte{'x'}, size)
 			var reply layer.Vec
 			var recs []byte
@@ -52,7 +52,7 @@ func BenchmarkOutbound(b *testing.B) {
 				continue
 			}
 			b.Run(fmt.Sprintf("%d/%dslices", size, slices), func(b *testing.B) {
-				p := open(b, cfg, pk.clientConfig())
+				p := open(b, cfg, pk.ClientConfig())
 				msg := bytes.Repeat([]byte{'x'}, size/slices)
 				data := make([][]byte, slices)
 				for i := range data {

@@ -120,6 +120,7 @@ type Options struct {
 
 // Config is a listener's TLS configuration, shared by its connections and only read.
 type Config struct {
+	certs   *Certs
 	tls     *tls.Config
 	timeout time.Duration
 	workers chan struct{} // a token per handshake computing
@@ -173,7 +174,7 @@ func NewConfig(o Options) (*Config, error) {
 			return plain, nil
 		}
 	}
-	c := &Config{tls: base, timeout: o.HandshakeTimeout}
+	c := &Config{certs: o.Certs, tls: base, timeout: o.HandshakeTimeout}
 	if c.timeout <= 0 {
 		c.timeout = 10 * time.Second
 	}
@@ -184,6 +185,9 @@ func NewConfig(o Options) (*Config, error) {
 	c.workers = make(chan struct{}, w)
 	return c, nil
 }
+
+// Certs is the pair the configuration serves (Reload it to change the pair).
+func (c *Config) Certs() *Certs { return c.certs }
 
 // TLS is the crypto/tls configuration (read only).
 func (c *Config) TLS() *tls.Config { return c.tls }

@@ -66,7 +66,7 @@ func FuzzInboundOpen(f *testing.F) {
 	f.Add([]byte{0x15, 3, 3, 0, 2, 1, 0}, 0)
 	f.Add([]byte{0x17, 3, 3, 0xff, 0xff}, 5)
 	f.Fuzz(func(t *testing.T, b []byte, cut int) {
-		p := open(t, cfg, pk.clientConfig())
+		p := open(t, cfg, pk.ClientConfig())
 		cut = min(max(cut, 0), len(b))
 		var reply layer.Vec
 		buf := append([]byte(nil), b[:cut]...)

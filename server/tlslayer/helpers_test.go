@@ -1,123 +1,26 @@
 package tlslayer
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
 	"io"
-	"math/big"
 	"net"
-	"os"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
 	"loopmq/server/layer"
+	"loopmq/server/tlslayer/tlstest"
 )
 
-// pki is a test CA with a server pair (for 127.0.0.1 and localhost) and a client pair, ECDSA P-256, in files.
-type pki struct {
-	dir                       string
-	caFile, certFile, keyFile string
-	pool                      *x509.CertPool
-	ca                        *x509.Certificate
-	caKey                     *ecdsa.PrivateKey
-	client                    tls.Certificate
-	clientCert, clientKey     string // the client pair in files
-}
+// pki is tlstest's PKI with the layer's configuration.
+type pki struct{ *tlstest.PKI }
 
-var serial int64
-
-func newPKI(t testing.TB) *pki {
-	t.Helper()
-	p := &pki{dir: t.TempDir()}
-	var err error
-	p.caKey, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "loopmq test CA"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &p.caKey.PublicKey, p.caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.ca, _ = x509.ParseCertificate(der)
-	p.pool = x509.NewCertPool()
-	p.pool.AddCert(p.ca)
-	p.caFile = filepath.Join(p.dir, "ca.pem")
-	writePEM(t, p.caFile, "CERTIFICATE", der)
-	p.certFile, p.keyFile = filepath.Join(p.dir, "server.pem"), filepath.Join(p.dir, "server.key")
-	p.writeServer(t, "server one")
-	p.clientCert, p.clientKey = filepath.Join(p.dir, "client.pem"), filepath.Join(p.dir, "client.key")
-	p.client = p.issue(t, "device-7", x509.ExtKeyUsageClientAuth, func(der, key []byte) {
-		writePEM(t, p.clientCert, "CERTIFICATE", der)
-		writePEM(t, p.clientKey, "EC PRIVATE KEY", key)
-	})
-	return p
-}
-
-func writePEM(t testing.TB, file, typ string, der ...[]byte) {
-	t.Helper()
-	var b []byte
-	for _, d := range der {
-		b = append(b, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: d})...)
-	}
-	if err := os.WriteFile(file, b, 0o600); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// issue makes a leaf signed by the CA.
-func (p *pki) issue(t testing.TB, cn string, usage x509.ExtKeyUsage, out func(der, key []byte)) tls.Certificate {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	serial++
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(serial + 1), Subject: pkix.Name{CommonName: cn},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{usage},
-		DNSNames: []string{"localhost"}, IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, p.ca, &key.PublicKey, p.caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kder, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if out != nil {
-		out(der, kder)
-	}
-	leaf, _ := x509.ParseCertificate(der)
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}
-}
-
-// writeServer issues a server pair named cn into certFile and keyFile.
-func (p *pki) writeServer(t testing.TB, cn string) {
-	p.issue(t, cn, x509.ExtKeyUsageServerAuth, func(der, key []byte) {
-		writePEM(t, p.certFile, "CERTIFICATE", der)
-		writePEM(t, p.keyFile, "EC PRIVATE KEY", key)
-	})
-}
+func newPKI(t testing.TB) *pki { return &pki{tlstest.New(t)} }
 
 func (p *pki) config(t testing.TB, o Options) *Config {
 	t.Helper()
 	if o.Certs == nil {
-		c, err := LoadCerts(p.certFile, p.keyFile)
+		c, err := LoadCerts(p.CertFile, p.KeyFile)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -128,11 +31,6 @@ func (p *pki) config(t testing.TB, o Options) *Config {
 		t.Fatal(err)
 	}
 	return cfg
-}
-
-// clientConfig trusts the test CA.
-func (p *pki) clientConfig() *tls.Config {
-	return &tls.Config{RootCAs: p.pool, ServerName: "localhost"}
 }
 
 // upper is the application above the layer in a test: it takes the bytes handed up (all not yet consumed) and

@@ -53,7 +53,7 @@ func TestTemporaryReadKeepsConnUsable(t *testing.T) {
 			sc, cc := &memNB{Conn: a}, &memNB{Conn: b}
 			srvCfg := pk.config(t, Options{}).tls.Clone()
 			srvCfg.MaxVersion = v
-			srv, cli := tls.Server(sc, srvCfg), tls.Client(cc, pk.clientConfig())
+			srv, cli := tls.Server(sc, srvCfg), tls.Client(cc, pk.ClientConfig())
 			errc := make(chan error, 1)
 			go func() { errc <- srv.Handshake() }()
 			if err := cli.Handshake(); err != nil {
@@ -102,7 +102,7 @@ func TestRecordsSplitAtEveryByte(t *testing.T) {
 	cfg := pk.config(t, Options{})
 	for _, v := range []uint16{tls.VersionTLS12, tls.VersionTLS13} {
 		t.Run(tls.VersionName(v), func(t *testing.T) {
-			cc := pk.clientConfig()
+			cc := pk.ClientConfig()
 			cc.MaxVersion = v
 			p := open(t, cfg, cc)
 			msg := []byte("0123456789abcdefghijklmnopqrstuvwxyz")
@@ -185,7 +185,7 @@ func countRecords(t *testing.T, b []byte) int {
 // TestOutboundCoalesces: one flush of many slices is one record while it fits, and the client reads it all.
 func TestOutboundCoalesces(t *testing.T) {
 	pk := newPKI(t)
-	p := open(t, pk.config(t, Options{}), pk.clientConfig())
+	p := open(t, pk.config(t, Options{}), pk.ClientConfig())
 	for _, tc := range []struct{ slices, size, records int }{{1, 10, 1}, {100, 100, 1}, {16, 1024, 1}, {20, 1024, 2}, {1, 40 << 10, 3}} {
 		var data [][]byte
 		var want []byte
@@ -220,7 +220,7 @@ func TestOutboundCoalesces(t *testing.T) {
 // TestCloseNotify: the client's close_notify hands up the data before it and closes; Closing answers with ours.
 func TestCloseNotify(t *testing.T) {
 	pk := newPKI(t)
-	p := open(t, pk.config(t, Options{}), pk.clientConfig())
+	p := open(t, pk.config(t, Options{}), pk.ClientConfig())
 	p.cli.Write([]byte("last words"))
 	p.cli.CloseWrite()
 	var reply layer.Vec
@@ -244,7 +244,7 @@ func TestCloseNotify(t *testing.T) {
 func TestWorkersReleasedWhileWaiting(t *testing.T) {
 	pk := newPKI(t)
 	cfg := pk.config(t, Options{Workers: 1})
-	stalled := newPair(cfg, pk.clientConfig())
+	stalled := newPair(cfg, pk.ClientConfig())
 	go stalled.cli.Handshake()
 	<-stalled.m.wrote
 	hello := stalled.m.take()
@@ -260,7 +260,7 @@ func TestWorkersReleasedWhileWaiting(t *testing.T) {
 		t.Fatal("no server flight")
 	}
 	for range 3 {
-		open(t, cfg, pk.clientConfig())
+		open(t, cfg, pk.ClientConfig())
 	}
 	h := stalled.l.hs
 	stalled.l.Closing(false, &reply)

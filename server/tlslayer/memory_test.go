@@ -25,7 +25,7 @@ func idleHeap(t *testing.T, cfg *Config, pk *pki, n int, traffic func(p *pair), 
 	base := heapAlloc()
 	layers := make([]*Layer, n)
 	for i := range layers {
-		cc := pk.clientConfig()
+		cc := pk.ClientConfig()
 		cc.NextProtos = []string{"mqtt"}
 		cc.CurvePreferences = curves
 		p := open(t, cfg, cc)

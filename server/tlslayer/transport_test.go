@@ -134,7 +134,7 @@ func TestPahoOverTLS(t *testing.T) {
 	pk := newPKI(t)
 	for _, v := range []uint16{tls.VersionTLS12, tls.VersionTLS13} {
 		t.Run(tls.VersionName(v), func(t *testing.T) {
-			cc := pk.clientConfig()
+			cc := pk.ClientConfig()
 			cc.MaxVersion = v
 			s := serve(t, tlsOnly(pk.config(t, Options{ALPN: []string{"mqtt"}})), mqttEcho)
 			pahoRoundTrip(t, "tls://"+s.addr(), cc)
@@ -148,7 +148,7 @@ func TestPahoOverTLS(t *testing.T) {
 func TestPahoOverWSS(t *testing.T) {
 	pk := newPKI(t)
 	s := serve(t, tlsWS(pk.config(t, Options{ALPN: []string{"http/1.1"}})), mqttEcho)
-	cc := pk.clientConfig()
+	cc := pk.ClientConfig()
 	cc.NextProtos = []string{"h2", "http/1.1"} // as browsers offer
 	pahoRoundTrip(t, "wss://"+s.addr()+"/mqtt", cc)
 	if errs := s.errors(); len(errs) > 0 {
@@ -198,11 +198,11 @@ func dialEcho(t *testing.T, addr string, cc *tls.Config) (tls.ConnectionState, e
 
 func TestClientCertificates(t *testing.T) {
 	pk := newPKI(t)
-	withCert := pk.clientConfig()
-	withCert.Certificates = []tls.Certificate{pk.client}
+	withCert := pk.ClientConfig()
+	withCert.Certificates = []tls.Certificate{pk.Client}
 	other := newPKI(t) // a CA the server does not trust
-	foreign := pk.clientConfig()
-	foreign.Certificates = []tls.Certificate{other.client}
+	foreign := pk.ClientConfig()
+	foreign.Certificates = []tls.Certificate{other.Client}
 	for _, tc := range []struct {
 		auth     ClientAuth
 		cc       *tls.Config
@@ -210,16 +210,16 @@ func TestClientCertificates(t *testing.T) {
 		identity string
 	}{
 		{ClientAuthNone, withCert, true, ""},
-		{ClientAuthRequest, pk.clientConfig(), true, ""},
+		{ClientAuthRequest, pk.ClientConfig(), true, ""},
 		{ClientAuthRequest, withCert, true, "device-7"},
 		{ClientAuthRequest, foreign, false, ""},
-		{ClientAuthRequire, pk.clientConfig(), false, ""},
+		{ClientAuthRequire, pk.ClientConfig(), false, ""},
 		{ClientAuthRequire, foreign, false, ""},
 		{ClientAuthRequire, withCert, true, "device-7"},
 	} {
 		name := fmt.Sprintf("auth%d/cert%v", tc.auth, len(tc.cc.Certificates) > 0)
 		t.Run(name, func(t *testing.T) {
-			s := serve(t, tlsOnly(pk.config(t, Options{ClientAuth: tc.auth, ClientCAs: pk.pool})), echo)
+			s := serve(t, tlsOnly(pk.config(t, Options{ClientAuth: tc.auth, ClientCAs: pk.Pool})), echo)
 			_, err := dialEcho(t, s.addr(), tc.cc)
 			if (err == nil) != tc.ok {
 				t.Fatalf("dial: %v, want ok=%v", err, tc.ok)
@@ -242,7 +242,7 @@ func TestClientCertificates(t *testing.T) {
 }
 
 func mustCerts(t *testing.T, pk *pki) *Certs {
-	c, err := LoadCerts(pk.certFile, pk.keyFile)
+	c, err := LoadCerts(pk.CertFile, pk.KeyFile)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -256,25 +256,25 @@ func TestALPNAndVersions(t *testing.T) {
 		offer []string
 		want  string
 	}{{[]string{"mqtt"}, "mqtt"}, {[]string{"x-amzn-mqtt-ca", "mqtt"}, "mqtt"}, {[]string{"x-amzn-mqtt-ca"}, ""}, {nil, ""}} {
-		cc := pk.clientConfig()
+		cc := pk.ClientConfig()
 		cc.NextProtos = tc.offer
 		st, err := dialEcho(t, s.addr(), cc)
 		if err != nil || st.NegotiatedProtocol != tc.want {
 			t.Fatalf("offer %v: %q, %v; want %q", tc.offer, st.NegotiatedProtocol, err, tc.want)
 		}
 	}
-	old := pk.clientConfig()
+	old := pk.ClientConfig()
 	old.MinVersion, old.MaxVersion = tls.VersionTLS10, tls.VersionTLS11
 	if _, err := dialEcho(t, s.addr(), old); err == nil {
 		t.Fatal("TLS 1.1 accepted by default")
 	}
 	v13 := serve(t, tlsOnly(pk.config(t, Options{MinVersion: tls.VersionTLS13})), echo)
-	v12 := pk.clientConfig()
+	v12 := pk.ClientConfig()
 	v12.MaxVersion = tls.VersionTLS12
 	if _, err := dialEcho(t, v13.addr(), v12); err == nil {
 		t.Fatal("TLS 1.2 accepted with min 1.3")
 	}
-	if st, err := dialEcho(t, v13.addr(), pk.clientConfig()); err != nil || st.Version != tls.VersionTLS13 {
+	if st, err := dialEcho(t, v13.addr(), pk.ClientConfig()); err != nil || st.Version != tls.VersionTLS13 {
 		t.Fatalf("TLS 1.3: %v", err)
 	}
 	for s, want := range map[string]uint16{"": tls.VersionTLS12, "1.2": tls.VersionTLS12, "1.3": tls.VersionTLS13} {
@@ -301,7 +301,7 @@ func TestReload(t *testing.T) {
 	pk := newPKI(t)
 	certs := mustCerts(t, pk)
 	s := serve(t, tlsOnly(pk.config(t, Options{Certs: certs})), echo)
-	open, err := tls.Dial("tcp", s.addr(), pk.clientConfig())
+	open, err := tls.Dial("tcp", s.addr(), pk.ClientConfig())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -321,12 +321,12 @@ func TestReload(t *testing.T) {
 	if cn := open.ConnectionState().PeerCertificates[0].Subject.CommonName; cn != "server one" {
 		t.Fatalf("first pair %q", cn)
 	}
-	pk.writeServer(t, "server two")
+	pk.WriteServer(t, "server two")
 	if err := certs.Reload(); err != nil {
 		t.Fatal(err)
 	}
 	subject := func() string {
-		st, err := dialEcho(t, s.addr(), pk.clientConfig())
+		st, err := dialEcho(t, s.addr(), pk.ClientConfig())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -336,7 +336,7 @@ func TestReload(t *testing.T) {
 		t.Fatalf("after reload %q", cn)
 	}
 	roundTrip()
-	if err := os.WriteFile(pk.keyFile, []byte("not a key"), 0o600); err != nil {
+	if err := os.WriteFile(pk.KeyFile, []byte("not a key"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	if err := certs.Reload(); err == nil {
@@ -415,7 +415,7 @@ func TestMosquittoClients(t *testing.T) {
 		_ = host
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		args = append([]string{"-h", "localhost", "-p", port, "--cafile", pk.caFile, "-V", "mqttv311"}, args...)
+		args = append([]string{"-h", "localhost", "-p", port, "--cafile", pk.CAFile, "-V", "mqttv311"}, args...)
 		out, err := exec.CommandContext(ctx, args[len(args)-1], args[:len(args)-1]...).CombinedOutput()
 		return string(out), err
 	}
@@ -434,11 +434,11 @@ func TestMosquittoClients(t *testing.T) {
 	if out, err := run(s, "-t", "t/sub", "-C", "1", "-v", "mosquitto_sub"); err != nil || strings.TrimSpace(out) != "t/sub welcome" {
 		t.Fatalf("mosquitto_sub: %v %q", err, out)
 	}
-	req := serve(t, tlsOnly(pk.config(t, Options{ClientAuth: ClientAuthRequire, ClientCAs: pk.pool})), func() upper { return mqttPeer(seen) })
+	req := serve(t, tlsOnly(pk.config(t, Options{ClientAuth: ClientAuthRequire, ClientCAs: pk.Pool})), func() upper { return mqttPeer(seen) })
 	if out, err := run(req, "-t", "t/sub", "-C", "1", "-W", "10", "mosquitto_sub"); err == nil {
 		t.Fatalf("mosquitto_sub without a certificate was served: %q", out)
 	}
-	if out, err := run(req, "--cert", pk.clientCert, "--key", pk.clientKey, "-t", "t/sub", "-C", "1", "-v", "mosquitto_sub"); err != nil || strings.TrimSpace(out) != "t/sub welcome" {
+	if out, err := run(req, "--cert", pk.ClientCert, "--key", pk.ClientKey, "-t", "t/sub", "-C", "1", "-v", "mosquitto_sub"); err != nil || strings.TrimSpace(out) != "t/sub welcome" {
 		t.Fatalf("mosquitto_sub with a certificate: %v %q", err, out)
 	}
 	var peers []string
