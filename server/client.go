@@ -89,8 +89,8 @@ func (cl *client) onTraffic() gnet.Action {
 		return gnet.None
 	}
 	raw, _ := cl.c.Peek(-1)
-	if len(raw) == 0 {
-		return gnet.None
+	if len(raw) == 0 && cl.tr == nil {
+		return gnet.None // a layer may have work without new bytes: a TLS handshake's worker woke the loop
 	}
 	cl.inTraffic = true
 	defer func() { cl.inTraffic = false }()
@@ -118,7 +118,7 @@ func (cl *client) onTraffic() gnet.Action {
 	}
 	off := cl.inbound(raw)
 	cl.l.stats.BytesIn.Add(uint64(off))
-	if cl.transport == transportWS { // series are by transport name, whatever layers the connection has
+	if overWS(cl.transport) { // series are by transport name, whatever layers the connection has
 		cl.l.stats.WSBytesIn.Add(uint64(off))
 	}
 	cl.discard(off)
@@ -180,7 +180,7 @@ func (cl *client) process(buf []byte) int {
 		cl.want = 0
 		body := buf[off+h.Size : off+h.Len()]
 		off += h.Len()
-		cl.l.stats.PacketIn(cl.transport == transportWS, h)
+		cl.l.stats.PacketIn(overWS(cl.transport), h)
 		cl.handle(h, body)
 	}
 	return off
@@ -234,7 +234,7 @@ func (cl *client) buf() []byte {
 
 // write stores the outbox after appending to buf() and schedules the flush.
 func (cl *client) write(b []byte) {
-	cl.l.stats.PacketOut(cl.transport == transportWS, b, len(cl.out.B))
+	cl.l.stats.PacketOut(overWS(cl.transport), b, len(cl.out.B))
 	cl.out.B = b
 	if cl.state < stClosed {
 		cl.l.markDirty(cl)

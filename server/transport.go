@@ -8,6 +8,7 @@ import (
 
 	"loopmq/server/layer"
 	"loopmq/server/stats"
+	"loopmq/server/tlslayer"
 	"loopmq/server/ws"
 )
 
@@ -16,17 +17,23 @@ const (
 	transportSniff uint8 = iota
 	transportTCP
 	transportWS
+	transportTLS // MQTT over TLS
+	transportWSS // MQTT over WebSocket over TLS
 	transportCount
 )
 
+// overWS says the transport is WebSocket, with or without TLS: its packets and bytes go in the ws series.
+func overWS(t uint8) bool { return t == transportWS || t == transportWSS }
+
 // sniffers map the first bytes of a connection on a listener that serves several transports to its transport.
-// Plain MQTT matches no row (its first byte is CONNECT's 0x10). The TLS (0x16) and PROXY protocol ("PROXY ",
-// "\r\n\r\n\x00\r\nQUIT\n") layers add their rows here.
+// Plain MQTT matches no row (its first byte is CONNECT's 0x10). The PROXY protocol ("PROXY ",
+// "\r\n\r\n\x00\r\nQUIT\n") layer adds its rows here.
 var sniffers = [...]struct {
 	prefix    string
 	transport uint8
 }{
 	{"GET ", transportWS},
+	{"\x16", transportTLS}, // a TLS handshake record: served only where tls_addr shares the listener
 }
 
 // sniffTransport decides the transport of a connection from its first bytes; decided is false while they are a
@@ -51,7 +58,14 @@ func sniffTransport(first []byte) (t uint8, decided bool) {
 func (s *Server) listenerTransport(port int) uint8 {
 	isWS := s.opts.WSAddr != "" && port == s.wsPort
 	isTCP := s.opts.TCPAddr != "" && port == s.tcpPort
+	isTLS := s.tlsPort != 0 && port == s.tlsPort
 	switch {
+	case s.wssPort != 0 && port == s.wssPort:
+		return transportWSS
+	case isTLS && (isTCP || isWS):
+		return transportSniff
+	case isTLS:
+		return transportTLS
 	case isWS && isTCP:
 		return transportSniff
 	case isWS && s.opts.WSAcceptMQTT:
@@ -65,9 +79,23 @@ func (s *Server) listenerTransport(port int) uint8 {
 }
 
 // newWSLayer is the layer stack of a WebSocket connection.
-func (s *Server) newWSLayer() layer.Layer {
+func (s *Server) newWSLayer(*client) layer.Layer {
 	return ws.NewLayer(&s.wsCfg, s.wsMaxMessage)
 }
+
+// newTLSLayer is the layer of an MQTT-over-TLS connection. Its handshake runs on a worker and wakes the
+// connection's loop (gnet's Wake runs OnTraffic there, and ignores a connection closed meanwhile).
+func (s *Server) newTLSLayer(cl *client) layer.Layer {
+	return tlslayer.New(s.tlsCfg, cl.wake)
+}
+
+// newWSSLayer is the layer stack of a WebSocket-over-TLS connection.
+func (s *Server) newWSSLayer(cl *client) layer.Layer {
+	return layer.Stack(tlslayer.New(s.wssCfg, cl.wake), ws.NewLayer(&s.wsCfg, s.wsMaxMessage))
+}
+
+// wake asks the connection's loop to run its read path, from another goroutine (a TLS handshake's worker).
+func (cl *client) wake() { _ = cl.c.Wake(nil) }
 
 // wsMaxMessage is the Deframer bound (on single frames and on whole messages) for a broker whose packets may be up
 // to maxPacket bytes. A message may carry many MQTT packets (MQTT.js and paho send one packet per message, but
@@ -91,7 +119,7 @@ func (cl *client) sniff(raw []byte) bool {
 	if !decided {
 		return false
 	}
-	if t != transportTCP && cl.l.s.layers[t] == nil {
+	if t != transportTCP && cl.l.s.layers[t] == nil || t == transportTLS && localPort(cl.c) != cl.l.s.tlsPort {
 		cl.closeNow("transport not served on this listener (first bytes " + strconv.Quote(string(raw[:min(len(raw), 4)])) + ")")
 		return false
 	}
@@ -105,9 +133,9 @@ func (cl *client) setTransport(t uint8) {
 	cl.transport = t
 	s := cl.l.s
 	if newLayer := s.layers[t]; newLayer != nil {
-		cl.tr = &transportState{layer: newLayer()}
+		cl.tr = &transportState{layer: newLayer(cl)}
 	}
-	if t == transportWS {
+	if overWS(t) {
 		cl.l.stats.Connects[stats.WS].Add(1)
 		s.openWS.Add(1)
 		return
@@ -186,7 +214,7 @@ func (cl *client) sendReplies() {
 	if cl.state < stClosed {
 		n := uint64(v.Len())
 		cl.l.stats.BytesOut.Add(n)
-		if cl.transport == transportWS {
+		if overWS(cl.transport) {
 			cl.l.stats.WSBytesOut.Add(n)
 		}
 		cl.c.Writev(v.Bufs)
@@ -204,7 +232,7 @@ func (cl *client) writeThrough(p []byte) int {
 	n := 0
 	if ok {
 		n, _ = cl.c.Writev(v.Bufs) // every byte of v (gnet buffers what the socket does not take), 0 on error
-		if cl.transport == transportWS {
+		if overWS(cl.transport) {
 			l.stats.WSBytesOut.Add(uint64(n))
 		}
 	}
@@ -227,9 +255,9 @@ func (cl *client) transportClosing(shutdown bool) {
 		}
 	}
 	switch cl.transport {
-	case transportWS:
+	case transportWS, transportWSS:
 		cl.l.s.openWS.Add(-1)
-	case transportTCP:
+	case transportTCP, transportTLS:
 		cl.l.s.openTCP.Add(-1)
 	}
 	cl.transport = transportSniff // counted once even if OnClose ran twice

@@ -1,4 +1,4 @@
-// Package tlstest makes the certificates of TLS tests: a CA, a server pair for 127.0.0.1 and localhost, and a
+// Package tlstest makes the certificates of TLS tests: a CA, a server pair for 127.0.0.1-3 and localhost, and a
 // client pair, ECDSA P-256, in PEM files of a temporary directory.
 package tlstest
 
@@ -70,7 +70,8 @@ func writePEM(t testing.TB, file, typ string, der []byte) {
 	}
 }
 
-// Issue makes a leaf named cn for usage, signed by the CA, valid for localhost and 127.0.0.1, and writes it to
+// Issue makes a leaf named cn for usage, signed by the CA, valid for localhost and 127.0.0.1 to 127.0.0.3 (tests
+// give each listener its own address, as port 0 twice on one address names one listener), and writes it to
 // certFile and keyFile unless they are empty.
 func (p *PKI) Issue(t testing.TB, cn string, usage x509.ExtKeyUsage, certFile, keyFile string) tls.Certificate {
 	t.Helper()
@@ -82,7 +83,8 @@ func (p *PKI) Issue(t testing.TB, cn string, usage x509.ExtKeyUsage, certFile, k
 		SerialNumber: big.NewInt(serial.Add(1)), Subject: pkix.Name{CommonName: cn},
 		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
 		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{usage},
-		DNSNames: []string{"localhost"}, IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
+		DNSNames:    []string{"localhost"},
+		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1), net.IPv4(127, 0, 0, 2), net.IPv4(127, 0, 0, 3)},
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, p.ca, &key.PublicKey, p.caKey)
 	if err != nil {
