@@ -172,12 +172,14 @@ func (l *Layer) Inbound(raw []byte, peer net.Addr, reply *layer.Vec) layer.Resul
 }
 
 // readLeft reads the bytes left by the handshake, then raw behind them (the previous call's Data, a view into
-// left, has been used by now and left compacted). left is dropped once read.
+// left, has been used by now and left compacted). left is dropped once all read.
 func (l *Layer) readLeft(raw []byte, reply *layer.Vec) layer.Result {
 	l.left = append(l.left, raw...)
 	r := l.read(l.left, reply)
 	l.leftOff = r.Consumed
-	if r.Close {
+	if r.Close || l.leftOff == len(l.left) {
+		// Nothing left to keep: Data stays valid in the dropped array, which the caller alone references now,
+		// and an idle connection does not keep the handshake's buffer.
 		l.left, l.leftOff = nil, 0
 	}
 	r.Consumed = len(raw)

@@ -282,3 +282,66 @@ func TestWorkersReleasedWhileWaiting(t *testing.T) {
 		t.Fatalf("%d worker tokens held", len(cfg.workers))
 	}
 }
+
+// TestDataBehindFinished: records that come with the client's Finished are handed up by the call that ends the
+// handshake, and the handshake's buffer is not kept once they are read; a partial record there waits for the rest.
+func TestDataBehindFinished(t *testing.T) {
+	pk := newPKI(t)
+	cfg := pk.config(t, Options{})
+	for _, v := range []uint16{tls.VersionTLS12, tls.VersionTLS13} {
+		t.Run(tls.VersionName(v), func(t *testing.T) {
+			cc := pk.ClientConfig()
+			cc.MaxVersion = v
+			p := newPair(cfg, cc)
+			data, err := p.handshakeThen(t, [][]byte{[]byte("CONNECT"), []byte("SUBSCRIBE")})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(data) != "CONNECTSUBSCRIBE" {
+				t.Fatalf("handed up %q", data)
+			}
+			if p.l.left != nil {
+				t.Fatalf("the layer keeps %d bytes of the handshake's buffer", cap(p.l.left))
+			}
+		})
+	}
+	// A partial record behind Finished (TLS 1.3: the client is done before the server reads its Finished): the
+	// layer keeps it, and the next call completes it.
+	p := newPair(cfg, pk.ClientConfig())
+	errc := make(chan error, 1)
+	go func() { errc <- p.cli.Handshake() }()
+	var reply layer.Vec
+	for p.l.state != stateOpen {
+		select {
+		case <-p.m.wrote:
+		case <-p.wake:
+		case err := <-errc:
+			if err != nil {
+				t.Fatal(err)
+			}
+			rec := p.records(t, []byte("PUBLISH"))
+			cut := len(rec) - 3
+			reply.Reset()
+			r := p.l.Inbound(rec[:cut], testAddr, &reply)
+			for p.l.state != stateOpen {
+				<-p.wake
+				reply.Reset()
+				r = p.l.Inbound(nil, testAddr, &reply)
+			}
+			if len(r.Data) != 0 || p.l.left == nil {
+				t.Fatalf("data %q before the record is whole", r.Data)
+			}
+			r = p.l.Inbound(rec[cut:], testAddr, &reply)
+			if string(r.Data) != "PUBLISH" || r.Consumed != 3 || p.l.left != nil {
+				t.Fatalf("got %q consumed %d", r.Data, r.Consumed)
+			}
+			return
+		case <-time.After(20 * time.Second):
+			t.Fatal("handshake did not end")
+		}
+		reply.Reset()
+		p.l.Inbound(p.m.take(), testAddr, &reply)
+		p.m.feed(reply.Bufs)
+	}
+	t.Fatal("the layer opened before the client's Finished")
+}

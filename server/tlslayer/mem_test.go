@@ -111,8 +111,25 @@ func newPair(cfg *Config, cc *tls.Config) *pair {
 // handshake runs both sides until the layer is open; it returns the client's handshake error, or the layer's.
 func (p *pair) handshake(t testing.TB) error {
 	t.Helper()
+	_, err := p.handshakeThen(t, nil)
+	return err
+}
+
+// handshakeThen is handshake where the client writes each of then right after its side of the handshake, so the
+// records reach the layer with the client's Finished. It returns the data the layer handed up meanwhile.
+func (p *pair) handshakeThen(t testing.TB, then [][]byte) ([]byte, error) {
+	t.Helper()
 	errc := make(chan error, 1)
-	go func() { errc <- p.cli.Handshake() }()
+	go func() {
+		err := p.cli.Handshake()
+		for _, b := range then {
+			if err == nil {
+				_, err = p.cli.Write(b)
+			}
+		}
+		errc <- err
+	}()
+	var data []byte
 	var cliErr error
 	cliDone := false
 	deadline := time.After(20 * time.Second)
@@ -125,21 +142,22 @@ func (p *pair) handshake(t testing.TB) error {
 			cliDone = true
 			if cliErr != nil {
 				p.m.Close()
-				return cliErr
+				return data, cliErr
 			}
 		case <-deadline:
 			t.Fatal("handshake did not end")
 		}
 		reply.Reset()
 		r := p.l.Inbound(p.m.take(), testAddr, &reply)
+		data = append(data, r.Data...)
 		p.m.feed(reply.Bufs)
 		if r.Err != nil {
 			p.m.Close()
 			<-errc
-			return r.Err
+			return data, r.Err
 		}
 		if cliDone && p.l.state == stateOpen {
-			return nil
+			return data, nil
 		}
 	}
 }
