@@ -23,20 +23,20 @@
 //	decrypt 1 KiB record        606 ns, 0 allocs        1,422 ns, 2 allocs
 //	encrypt 1 KiB record        346 ns, 0 allocs        707 ns, 0 allocs
 //
-// (TestIdleMemory and BenchmarkInbound/BenchmarkOutbound here; the llib side with the same harness.) The price of
-// crypto/tls is that a handshake cannot stop for lack of bytes and resume: it runs on its own goroutine (see
-// below) until it is done, then the goroutine ends; and the read buffer it grew (3.5 KB after a ClientHello with
-// an ML-KEM key share, 17 KB after a record of 16 KiB) stays with the connection, since crypto/tls never
-// releases it.
+// (TestIdleMemory and BenchmarkInbound/BenchmarkOutbound here; the llib side with the same harness in
+// testdata/llibcmp, a module of its own.) The price of crypto/tls is that a handshake cannot stop for lack of bytes
+// and resume: it runs on its own goroutine (see below) until it is done, then the goroutine ends; and the read
+// buffer it grew (3.5 KB after a ClientHello with an ML-KEM key share, 17 KB after a record of 16 KiB) stays with
+// the connection, since crypto/tls never releases it.
 //
 // # Handshake
 //
-// The first whole record (the ClientHello) starts the handshake on a goroutine that reads what Inbound hands it and blocks while it waits
-// for the client. Its computing parts (key exchange, signature, certificate verification) hold one of
-// Options.Workers tokens, released while it waits, so a storm of reconnecting clients queues there instead of
-// stalling the loops. Whenever it has bytes to send, and once it is done, it calls the wake function the layer was
-// made with, from its own goroutine: the owner then calls Inbound again on its loop (with the bytes it holds,
-// perhaps none), which returns the handshake's bytes as replies, and the data behind the handshake.
+// The first whole record (the ClientHello) starts the handshake on a goroutine of its own that reads what Inbound
+// hands it and blocks while it waits for the client; it ends with the handshake (or with Closing, or after
+// Options.HandshakeTimeout), so there is one such goroutine per connection in its handshake and none after. Its
+// computing parts (key exchange, signature, certificate verification) hold one of Options.Workers tokens, given
+// back while it waits for the client, so a storm of reconnecting clients queues there instead of stalling the
+// loops or the CPU.
 //
 // # Driving it
 //
@@ -52,10 +52,10 @@
 //
 // After the handshake a connection holds this Layer (170 B), the tls.Conn (890 B), its two AES-GCM states
 // (1.75 KB), secrets (about 200 B) and crypto/tls's read buffer (3.5 KB, see above): 6.8 KB of Go heap; 4.6 KB
-// when the client sent no ML-KEM key share (OpenSSL 3.0 clients, most devices: a ClientHello of a few hundred bytes
-// sizes the read buffer). Partial
-// records stay in the caller's buffer, plaintext is decrypted in place into raw, records are sealed into the loop's
-// Vec (crypto/tls's record scratch is pooled), so no other read or write buffer stays with an idle connection.
+// when the client sent no ML-KEM key share (OpenSSL 3.0 clients, most devices: a ClientHello of a few hundred
+// bytes sizes the read buffer). Partial records stay in the caller's buffer, plaintext is decrypted in place into
+// raw, records are sealed into the loop's Vec (crypto/tls's record scratch is pooled) and the handshake's buffers
+// go with it, so no other read or write buffer stays with an idle connection.
 package tlslayer
 
 import (
