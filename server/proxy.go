@@ -69,10 +69,12 @@ func (cl *client) sniffBehindProxy() {
 	cl.tr = &transportState{layer: layer.Stack(proxyproto.NewLayer(&s.proxy.cfg), sn), sniff: sn}
 }
 
-// countProxyRefusal counts a connection a PROXY layer refused, by reason.
+// countProxyRefusal counts a connection a PROXY layer refused, by reason, and logs it as a protocol violation
+// (rate-limited like the others) with the TCP peer's address.
 func (cl *client) countProxyRefusal(err error) {
 	if r, ok := proxyproto.RefusalReason(err); ok {
 		cl.l.stats.ProxyRefused[r].Add(1)
+		cl.violation(err)
 	}
 }
 

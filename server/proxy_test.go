@@ -6,11 +6,14 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/binary"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/netip"
 	"net/url"
 	"strconv"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -269,7 +272,8 @@ func TestProxyRefusals(t *testing.T) {
 // without a header but may not send one.
 func TestProxyOptional(t *testing.T) {
 	auth := newPeerAuth()
-	s := startProxyBroker(t, "optional", auth, nil)
+	logs := &lockedLog{}
+	s := startProxyBroker(t, "optional", auth, func(o *Options) { o.Logger = slog.New(slog.NewTextHandler(logs, nil)) })
 
 	c := dialRaw(t, s)
 	c.send(connect311("plain", true))
@@ -290,6 +294,29 @@ func TestProxyOptional(t *testing.T) {
 	c.send(append([]byte("PROXY TCP4 203.0.113.7 127.0.0.1 51234 1883\r\n"), connect311("spoof", true)...))
 	c.expectClosed()
 	proxyRefused(t, s, proxyproto.ReasonUntrusted, 1)
+	// The refusal is logged with the peer that sent the header.
+	want := `msg="protocol violation" remote=` + c.LocalAddr().String() + ` err="proxyproto: PROXY header from a peer`
+	if !strings.Contains(logs.String(), want) {
+		t.Fatalf("log lacks %s:\n%s", want, logs.String())
+	}
+}
+
+// lockedLog is a log destination the loops may write while the test reads it.
+type lockedLog struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 // proxyWSConnect connects autopaho over ws:// to addr through a dialer that sends header first, and waits for the
