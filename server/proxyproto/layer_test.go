@@ -199,3 +199,28 @@ func TestLayerOutbound(t *testing.T) {
 		t.Fatalf("off: %q %v", up, err)
 	}
 }
+
+// TestLayerAllocs: reading a header allocates only the client's address, and passing bytes through nothing.
+func TestLayerAllocs(t *testing.T) {
+	c := cfg(pp.Required)
+	stream := cat(v2(0x21, 0x11, ip4("203.0.113.7", "10.0.0.1", 51234, 1883)), mqtt)
+	var v layer.Vec
+	hdr := testing.AllocsPerRun(100, func() {
+		l := pp.NewLayer(c)
+		l.Inbound(stream, lb, &v)
+	})
+	if hdr > 2 { // the Layer and the address
+		t.Errorf("header: %v allocations", hdr)
+	}
+	l := pp.NewLayer(c)
+	l.Inbound(stream, lb, &v)
+	out := [][]byte{mqtt}
+	pass := testing.AllocsPerRun(100, func() {
+		l.Inbound(mqtt, lb, &v)
+		v.Bufs = v.Bufs[:0]
+		l.Outbound(&v, out)
+	})
+	if pass != 0 {
+		t.Errorf("pass-through: %v allocations", pass)
+	}
+}
