@@ -27,6 +27,20 @@ type ForwardProps struct {
 // A server calls it once per incoming message. raw must come from a successful Decode; a block that
 // does not parse is cut at the first property that does not.
 func FilterForwardProps(dst, raw []byte) []byte {
+	return filterProps(dst, raw, 1<<PropTopicAlias|1<<PropSubscriptionID|1<<PropMessageExpiry)
+}
+
+// FilterWillProps appends to dst the will property block raw (Connect.WillProps.Raw) as the
+// properties of the PUBLISH that carries the will: without Will Delay Interval, which is not a
+// PUBLISH property, and Message Expiry Interval, which a server sets per delivery as it does for
+// FilterForwardProps (§3.1.3.2). The contract on raw is FilterForwardProps's.
+func FilterWillProps(dst, raw []byte) []byte {
+	return filterProps(dst, raw, 1<<PropWillDelay|1<<PropMessageExpiry)
+}
+
+// filterProps appends raw without the properties whose bit is set in drop (bit n: property id n;
+// every property id is below 64).
+func filterProps(dst, raw []byte, drop uint64) []byte {
 	r := reader{b: raw}
 	keep := 0 // start of the run of kept properties not yet copied
 	for r.left() > 0 {
@@ -35,8 +49,7 @@ func FilterForwardProps(dst, raw []byte) []byte {
 		if c >= 64 || propTable[c].kind == kindNone || skipValue(&r, propTable[c].kind) != nil {
 			return append(dst, raw[keep:start]...)
 		}
-		switch PropID(c) {
-		case PropTopicAlias, PropSubscriptionID, PropMessageExpiry:
+		if drop&(1<<c) != 0 {
 			dst = append(dst, raw[keep:start]...)
 			keep = r.i
 		}

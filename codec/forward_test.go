@@ -126,3 +126,40 @@ func TestPatchPublish(t *testing.T) {
 		t.Errorf("offset found in a non-PUBLISH or truncated packet")
 	}
 }
+
+func TestFilterWillPropsDropsDelayAndExpiry(t *testing.T) {
+	var c codec.Connect
+	c.Version, c.ProtocolName, c.CleanStart, c.ClientID = codec.V5, []byte("MQTT"), true, []byte("w")
+	c.WillFlag, c.WillTopic, c.WillPayload = true, []byte("w/t"), []byte("bye")
+	p := &c.WillProps
+	p.WillDelay, p.MessageExpiry, p.PayloadFormat, p.ContentType = 30, 60, 1, []byte("text/plain")
+	p.User = []codec.UserProperty{{Key: []byte("k"), Value: []byte("v")}}
+	for _, id := range []codec.PropID{codec.PropWillDelay, codec.PropMessageExpiry, codec.PropPayloadFormat,
+		codec.PropContentType, codec.PropUser} {
+		p.Set(id)
+	}
+	b := c.Append(nil, codec.V5)
+	in, err := codectest.Parse(b, codec.V5)
+	if err != nil {
+		t.Fatalf("% x: %v", b, err)
+	}
+	raw := in.(*codec.Connect).WillProps.Raw
+	got := codec.FilterWillProps([]byte{0xAA}, raw)
+	if got[0] != 0xAA {
+		t.Fatalf("dst prefix lost: % x", got)
+	}
+	// What stays must be a valid PUBLISH property block with exactly the kept properties.
+	pub := codec.AppendPublishForward(nil, codec.V5, codec.PublishFlags(false, 0, false), []byte("w/t"), 0, got[1:], nil, []byte("bye"))
+	out, err := codectest.Parse(pub, codec.V5)
+	if err != nil {
+		t.Fatalf("will PUBLISH % x: %v", pub, err)
+	}
+	op := out.(*codec.Publish).Props
+	if op.Has(codec.PropWillDelay) || op.Has(codec.PropMessageExpiry) {
+		t.Errorf("kept will delay or expiry: present %b", op.Present)
+	}
+	if !op.Has(codec.PropPayloadFormat) || string(op.ContentType) != "text/plain" || len(op.User) != 1 ||
+		string(op.User[0].Key) != "k" || string(op.User[0].Value) != "v" {
+		t.Errorf("lost a property: %+v", op)
+	}
+}

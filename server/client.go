@@ -186,30 +186,40 @@ func (cl *client) process(buf []byte) int {
 	return off
 }
 
-// handle dispatches one packet.
+// handle decodes one packet with the loop's codec.Decoder and dispatches it. Packets a client may not send
+// here are refused before decoding.
 func (cl *client) handle(h codec.FixedHeader, body []byte) {
+	d := &cl.l.dec
 	if cl.state == stAwaitConnect {
 		if h.Type != codec.TypeConnect {
 			cl.violation(errNotConnect)
 			cl.closeNow("first packet not CONNECT")
 			return
 		}
-		cl.handleConnect(h, body)
+		cl.handleConnect(&d.Connect, d.Decode(h, body, 0))
 		return
 	}
 	switch h.Type {
+	case codec.TypePublish, codec.TypePuback, codec.TypePubrec, codec.TypePubrel, codec.TypePubcomp,
+		codec.TypeSubscribe, codec.TypeUnsubscribe, codec.TypeDisconnect:
+		if err := d.Decode(h, body, cl.version); err != nil {
+			cl.failErr(err)
+			return
+		}
+	}
+	switch h.Type {
 	case codec.TypePublish:
-		cl.handlePublish(h, body)
+		cl.handlePublish(&d.Publish)
 	case codec.TypePuback, codec.TypePubrec, codec.TypePubrel, codec.TypePubcomp:
-		cl.handleAck(h, body)
+		cl.handleAck(&d.Ack)
 	case codec.TypeSubscribe:
-		cl.handleSubscribe(h, body)
+		cl.handleSubscribe(&d.Subscribe)
 	case codec.TypeUnsubscribe:
-		cl.handleUnsubscribe(h, body)
+		cl.handleUnsubscribe(&d.Unsubscribe)
 	case codec.TypePingreq:
 		cl.write(codec.AppendPingresp(cl.buf()))
 	case codec.TypeDisconnect:
-		cl.handleDisconnect(h, body)
+		cl.handleDisconnect(&d.Disconnect)
 	case codec.TypeConnect:
 		cl.fail(codec.ProtocolError, "second CONNECT [MQTT-3.1.0-2]")
 	case codec.TypeAuth:

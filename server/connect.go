@@ -17,11 +17,10 @@ const maxOutboundAliases = 64
 var assignedIDs atomic.Uint64
 
 // handleConnect validates a CONNECT, authenticates it and attaches the connection to its session, possibly
-// after taking the session over from another connection.
-func (cl *client) handleConnect(h codec.FixedHeader, body []byte) {
+// after taking the session over from another connection. err is the decoding error, if any: how a bad CONNECT is
+// refused depends on what was wrong with it.
+func (cl *client) handleConnect(p *codec.Connect, err error) {
 	l := cl.l
-	p := &l.pk.connect
-	err := p.Decode(h, body, 0)
 	cl.version = p.Version
 	if err != nil {
 		switch {
@@ -81,7 +80,7 @@ func (cl *client) handleConnect(h codec.FixedHeader, body []byte) {
 		var props []byte
 		var ttl uint32
 		if p.Version == codec.V5 {
-			props = appendForwardProps(l.encBuf[:0], p.WillProps.Raw, willDropProp)
+			props = codec.FilterWillProps(l.encBuf[:0], p.WillProps.Raw)
 			l.encBuf = props[:0]
 			cl.willDelay = p.WillProps.WillDelay
 			if p.WillProps.Has(codec.PropMessageExpiry) && p.WillProps.MessageExpiry > 0 {
@@ -214,7 +213,7 @@ func (cl *client) armKeepAlive() {
 
 // sendConnack writes CONNACK with session present and, for MQTT 5, the broker's limits [MQTT-3.2.2].
 func (cl *client) sendConnack(present bool) {
-	ack := &cl.l.pk.connack
+	ack := &cl.l.connack
 	*ack = codec.Connack{SessionPresent: present, Props: codec.Properties{User: ack.Props.User[:0]}}
 	if cl.version == codec.V5 {
 		o := &cl.l.s.opts

@@ -3,157 +3,26 @@ package server
 import (
 	"loopmq/codec"
 	"loopmq/server/stats"
-	"loopmq/topic"
 )
 
-// route delivers m to every matching subscriber: plan, then dispatch. A publisher's QoS 1/2 message is planned
-// first and dispatched after its acknowledgement is written, so the publisher sees its ack before any copy of its
-// own message.
-func (l *loop) route(m *message) {
-	l.plan(m)
-	l.dispatch(m)
-}
+// A message leaving for one session, on the loop that owns it: deliver puts it in the outbox, the inflight window
+// or the session queue, pump moves the queue into the window as acknowledgements (handleAck) free room, and
+// sendPublish encodes it for the client.
 
-// planned is one delivery decided by plan.
-type planned struct {
-	s      *session
-	qos    byte
-	retain bool
-	nIDs   uint16 // subscription identifiers, in planIDs from idOff
-	idOff  uint32
-}
-
-// plan matches m against the topic index and lists one delivery per subscriber (overlapping subscriptions merged
-// [MQTT-3.3.4-2, -3]) and per shared group. It does the flow-control accounting of QoS 1/2 deliveries (flow.go):
-// each counts in its session's backlog; a connected session taken over its limit is recorded in l.hold so the
-// publisher's acknowledgement waits for it; an offline session at its limit does not get the message.
-func (l *loop) plan(m *message) {
-	l.planned, l.planIDs = l.planned[:0], l.planIDs[:0]
-	l.hold, l.quotaDropped, l.accepted = nil, false, 0
-	subs := l.s.index.Match(m.topic, l.matched[:0], nil)
-	l.matched = subs
-	if len(subs) > 1 && !l.seen.distinct(subs) {
-		topic.SortBySubscriber(subs) // overlapping subscriptions: group each subscriber's entries
-	}
-	limit := l.s.waits.limit
-	for rest := subs; len(rest) > 0; {
-		var one []topic.Subscription
-		one, rest, _ = topic.NextDelivery(rest)
-		qos, retain, ok := byte(0), false, false
-		idOff := len(l.planIDs)
-		for i := range one {
-			sub := &one[i]
-			if sub.Opts.NoLocal() && sub.Subscriber == m.from && !sub.Shared {
-				continue // [MQTT-3.8.3-3]
-			}
-			ok = true
-			qos = max(qos, sub.Opts.QoS())
-			if sub.Opts.RetainAsPublished() {
-				retain = m.retain // [MQTT-3.3.1-12, -13]
-			}
-			if sub.ID != 0 {
-				l.planIDs = append(l.planIDs, sub.ID)
-			}
-		}
-		if !ok {
-			l.planIDs = l.planIDs[:idOff]
-			continue
-		}
-		s := l.s.subs.get(one[0].Subscriber)
-		if s == nil {
-			l.planIDs = l.planIDs[:idOff]
-			continue
-		}
-		qos = min(qos, m.qos) // [MQTT-3.8.4-8]: downgrade to the granted QoS
-		if qos > 0 && s.backlog.Add(1) > limit {
-			if !s.online.Load() {
-				l.s.waits.unqueue(s, 1)
-				l.stats.DroppedQueueFull.Add(1)
-				l.quotaDropped = true
-				l.planIDs = l.planIDs[:idOff]
-				continue
-			}
-			if l.hold == nil {
-				l.hold = s
-			}
-		}
-		l.accepted++
-		l.planned = append(l.planned, planned{s: s, qos: qos, retain: retain,
-			idOff: uint32(idOff), nIDs: uint16(len(l.planIDs) - idOff)})
-	}
-}
-
-// dispatch makes the deliveries plan listed. Deliveries to sessions owned by other loops are batched per loop
-// and posted once at the end.
-func (l *loop) dispatch(m *message) {
-	for i := range l.planned {
-		p := &l.planned[i]
-		ids := l.planIDs[p.idOff : p.idOff+uint32(p.nIDs)]
-		if o := p.s.owner.Load(); o != l && o != nil {
-			l.stage(o, p.s, m, p.qos, p.retain, ids)
-		} else {
-			l.deliver(p.s, m, p.qos, p.retain, ids)
-		}
-		p.s = nil
-	}
-	l.planned = l.planned[:0]
-	l.postStaged()
-}
-
-// stage queues a delivery for another loop; postStaged hands each loop its batch with one lock.
-func (l *loop) stage(o *loop, s *session, m *message, qos byte, retain bool, ids []uint32) {
-	for len(l.staged) <= o.idx {
-		l.staged = append(l.staged, stagedBatch{})
-	}
-	b := &l.staged[o.idx]
-	if len(b.d) == 0 {
-		l.stagedLoops = append(l.stagedLoops, o)
-	}
-	b.d = append(b.d, delivery{sess: s, msg: l.keep(m), qos: qos, retain: retain,
-		idOff: uint32(len(b.ids)), nIDs: uint16(len(ids))})
-	b.ids = append(b.ids, ids...)
-}
-
-type stagedBatch struct {
-	d   []delivery
-	ids []uint32
-}
-
-func (l *loop) postStaged() {
-	for _, o := range l.stagedLoops {
-		b := &l.staged[o.idx]
-		o.postBatch(b.d, b.ids)
-		clear(b.d)
-		b.d, b.ids = b.d[:0], b.ids[:0]
-	}
-	clear(l.stagedLoops)
-	l.stagedLoops = l.stagedLoops[:0]
-}
-
-// postBatch appends deliveries (with their subscription identifiers) to l's mailbox and wakes l once.
-func (l *loop) postBatch(ds []delivery, ids []uint32) {
-	m := &l.mail
-	m.mu.Lock()
-	base := uint32(len(m.inIDs))
-	for _, d := range ds {
-		d.idOff += base
-		m.in = append(m.in, d)
-	}
-	m.inIDs = append(m.inIDs, ids...)
-	m.mu.Unlock()
-	l.wake()
-}
-
-// deliver hands m to session s, which l owns (or forwards it to the loop that owns s now). A QoS 1/2 delivery
-// was counted in s's backlog by plan; it leaves the backlog here when it goes straight into the inflight window
-// or goes nowhere, and in pump when it leaves the queue.
-func (l *loop) deliver(s *session, m *message, qos byte, retain bool, ids []uint32) {
+// deliver hands m to session s, which l owns (or forwards it to the loop that owns s now): into the outbox (QoS
+// 0, or QoS 1/2 with room in the inflight window), into s's queue, or nowhere (s ended, m expired, QoS 0 for an
+// offline or congested client). A QoS 1/2 delivery arrives admitted to s's backlog (plan, sendRetained) and
+// leaves it (session.release) when it goes into the window or nowhere; from the queue, pump releases it. paced:
+// the caller already waits for room (retained messages), so a QoS 0 message is not dropped at the high-water
+// mark.
+func (l *loop) deliver(s *session, m *message, qos byte, retain bool, ids []uint32, paced bool) {
 	if o := s.owner.Load(); o != l {
-		// Owned elsewhere now (a resumed session moved): forward. Only the owner may look at the session.
+		// Owned elsewhere now (a resumed session moved): forward, still admitted. Only the owner may look at the
+		// session.
 		if o != nil {
-			o.post(delivery{sess: s, msg: l.keep(m), qos: qos, retain: retain}, ids)
+			o.post(delivery{sess: s, msg: m.keep(), qos: qos, retain: retain}, ids)
 		} else if qos > 0 {
-			l.s.waits.unqueue(s, 1)
+			s.release(&l.s.waits, 1) // the session ended on the way
 		}
 		return
 	}
@@ -162,7 +31,7 @@ func (l *loop) deliver(s *session, m *message, qos byte, retain bool, ids []uint
 			l.stats.DroppedExpired.Add(1)
 		}
 		if qos > 0 {
-			l.s.waits.unqueue(s, 1)
+			s.release(&l.s.waits, 1)
 		}
 		return
 	}
@@ -172,7 +41,7 @@ func (l *loop) deliver(s *session, m *message, qos byte, retain bool, ids []uint
 		if !online {
 			return // QoS 0 is not queued for offline sessions
 		}
-		if !l.pacedDelivery && cl.outbound() >= l.s.opts.OutboundHighWater {
+		if !paced && cl.outbound() >= l.s.opts.OutboundHighWater {
 			l.stats.DroppedHighWater.Add(1)
 			l.watchOutbound(cl)
 			return
@@ -181,22 +50,86 @@ func (l *loop) deliver(s *session, m *message, qos byte, retain bool, ids []uint
 		return
 	}
 	s.ensureFlow()
-	e := outMsg{m: l.keep(m), qos: qos, retain: retain}
+	e := outMsg{m: m.keep(), qos: qos, retain: retain}
 	if len(ids) > 0 {
 		e.ids = append([]uint32(nil), ids...)
 	}
 	if online && len(s.queue) == 0 && s.canSend(cl) {
-		l.s.waits.unqueue(s, 1)
+		s.release(&l.s.waits, 1)
 		s.sendNew(cl, e)
 		return
 	}
-	// Queued even past max_queued_messages: plan already decided this session takes the message, and held the
-	// publisher's acknowledgement if it went over the limit.
+	// Queued even past max_queued_messages: plan already admitted the message, and held the publisher's
+	// acknowledgement if it went over the limit.
 	s.queue = append(s.queue, e)
 	stats.AddOwned(&l.stats.Queued, 1)
 	if online && s.backlog.Load() > l.s.waits.limit {
 		l.watchCongestion(s)
 	}
+}
+
+// handleAck handles PUBACK, PUBREC, PUBREL and PUBCOMP.
+func (cl *client) handleAck(a *codec.Ack) {
+	l := cl.l
+	s := cl.s
+	s.ensureFlow()
+	s.progressAt = l.wheel.now // the client is alive and reading (flow.go's stuck-consumer watch)
+	switch a.Type {
+	case codec.TypePuback:
+		if i := s.findInflight(a.PacketID, 1); i >= 0 {
+			s.removeInflight(l, i)
+			s.pump(l)
+		}
+	case codec.TypePubrec:
+		i := s.findInflight(a.PacketID, 2)
+		if i < 0 {
+			// [MQTT-4.3.3]: answer with PUBREL; v5 says the id is unknown.
+			cl.write(codec.AppendAck(cl.buf(), codec.TypePubrel, a.PacketID, codec.PacketIdentifierNotFound, cl.version))
+			return
+		}
+		if cl.version == codec.V5 && a.Reason >= 0x80 {
+			// The receiver refused the message: the flow ends here [MQTT-4.3.3-4 note].
+			s.removeInflight(l, i)
+			s.pump(l)
+			return
+		}
+		s.inflight[i].released = true
+		s.inflight[i].m.release()
+		s.inflight[i].m = nil
+		cl.write(codec.AppendAck(cl.buf(), codec.TypePubrel, a.PacketID, codec.Success, cl.version))
+	case codec.TypePubrel:
+		for i, id := range s.inQoS2 {
+			if id == a.PacketID {
+				s.inQoS2 = append(s.inQoS2[:i], s.inQoS2[i+1:]...)
+				cl.write(codec.AppendAck(cl.buf(), codec.TypePubcomp, a.PacketID, codec.Success, cl.version))
+				return
+			}
+		}
+		cl.write(codec.AppendAck(cl.buf(), codec.TypePubcomp, a.PacketID, codec.PacketIdentifierNotFound, cl.version))
+	case codec.TypePubcomp:
+		if i := s.findInflight(a.PacketID, 2); i >= 0 && s.inflight[i].released {
+			s.removeInflight(l, i)
+			s.pump(l)
+		}
+	}
+}
+
+// findInflight returns the index of the inflight message with packet id id and QoS qos, or -1.
+func (s *session) findInflight(id uint16, qos byte) int {
+	for i := range s.inflight {
+		if s.inflight[i].packetID == id && s.inflight[i].qos == qos {
+			return i
+		}
+	}
+	return -1
+}
+
+func (s *session) removeInflight(l *loop, i int) {
+	stats.AddOwned(&l.stats.Inflight, -1)
+	s.inflight[i].m.release()
+	copy(s.inflight[i:], s.inflight[i+1:])
+	s.inflight[len(s.inflight)-1] = outMsg{}
+	s.inflight = s.inflight[:len(s.inflight)-1]
 }
 
 // canSend reports whether the inflight window and the outbound buffer have room for one more QoS 1/2 message.
@@ -245,7 +178,7 @@ func (s *session) pump(l *loop) {
 			s.queue = s.queue[n:]
 		}
 		stats.AddOwned(&l.stats.Queued, -int64(n))
-		l.s.waits.unqueue(s, int32(n))
+		s.release(&l.s.waits, int32(n))
 	}
 }
 
@@ -363,56 +296,4 @@ type encodeKey struct {
 type encodeCache struct {
 	key encodeKey
 	pkt []byte
-}
-
-// seenSet answers "does any subscriber have two ordinary entries in this match result?" in linear time, so a
-// large fan-out without overlapping subscriptions skips the sort that merging needs. It is an open-addressing set
-// of subscriber ids whose slots are invalidated by bumping a generation instead of clearing.
-type seenSet struct {
-	slots []seenSlot
-	gen   uint32
-}
-
-type seenSlot struct {
-	id  topic.SubscriberID
-	gen uint32
-}
-
-// distinct reports whether no subscriber appears in two non-shared entries of subs. Small results are left to
-// the sort, which is cheap for them.
-func (t *seenSet) distinct(subs []topic.Subscription) bool {
-	if len(subs) < 32 {
-		return false
-	}
-	size := 64
-	for size < 2*len(subs) {
-		size <<= 1
-	}
-	if len(t.slots) < size {
-		t.slots = make([]seenSlot, size)
-		t.gen = 0
-	}
-	t.gen++
-	if t.gen == 0 { // wrapped: stale stamps could match
-		clear(t.slots)
-		t.gen = 1
-	}
-	mask := uint64(len(t.slots) - 1)
-	for i := range subs {
-		if subs[i].Shared {
-			continue
-		}
-		id := subs[i].Subscriber
-		for h := (uint64(id) * 0x9E3779B97F4A7C15) >> 20 & mask; ; h = (h + 1) & mask {
-			sl := &t.slots[h]
-			if sl.gen != t.gen {
-				sl.id, sl.gen = id, t.gen
-				break
-			}
-			if sl.id == id {
-				return false
-			}
-		}
-	}
-	return true
 }

@@ -10,12 +10,7 @@ import (
 
 // handleDisconnect: a normal DISCONNECT discards the will [MQTT-3.14.4-3]; v5 0x04 keeps it, and a v5 DISCONNECT
 // may change the Session Expiry Interval, but not from 0 [MQTT-3.14.2-2].
-func (cl *client) handleDisconnect(h codec.FixedHeader, body []byte) {
-	d := &cl.l.pk.disconnect
-	if err := d.Decode(h, body, cl.version); err != nil {
-		cl.failErr(err)
-		return
-	}
+func (cl *client) handleDisconnect(d *codec.Disconnect) {
 	if cl.version == codec.V5 && d.Props.Has(codec.PropSessionExpiry) {
 		if cl.expiry == 0 && d.Props.SessionExpiry != 0 {
 			cl.fail(codec.ProtocolError, "session expiry changed from 0 at DISCONNECT [MQTT-3.14.2-2]")

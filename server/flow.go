@@ -14,8 +14,8 @@ import (
 // A QoS 1 or 2 message is never dropped for a connected subscriber once its publisher was acknowledged. Instead:
 //
 //   - Every session counts its backlog: QoS 1/2 messages routed to it and not yet in its inflight window (in a
-//     loop's mailbox or in the session queue). Routing bumps it on the publisher's loop; the owner lowers it as
-//     messages move into the inflight window.
+//     loop's mailbox or in the session queue). session.admit is the one place it grows (plan, on the publisher's
+//     loop; sendRetained) and session.release the one place it shrinks (deliver, pump, endSession on the owner).
 //   - When a message takes a connected session's backlog past max_queued_messages, it is still queued, but the
 //     publisher's PUBACK (PUBREC) is held back until that backlog falls to the low-water mark (three quarters of the
 //     limit). Acknowledgements go out in the order the PUBLISH packets came [MQTT-4.6.0-2, -3], so later ones
@@ -111,13 +111,43 @@ func (t *waitTable) wake(s *session) {
 	}
 }
 
-// unqueue lowers s's backlog by n and wakes its waiters when that crosses the low-water mark. Any loop may call
-// it.
-func (t *waitTable) unqueue(s *session, n int32) {
+// admission is what a session's backlog says to one more QoS 1/2 message (session.admit).
+type admission uint8
+
+const (
+	admitted     admission = iota
+	admittedOver           // taken by a connected session over max_queued_messages: the publisher's ack waits
+	refused                // an offline session at max_queued_messages: dropped for it
+)
+
+// admit counts one QoS 1/2 message routed to s in its backlog, the one place where the backlog grows. Past
+// max_queued_messages a connected session still takes it (the publisher is paced instead) and an offline one
+// refuses it. Any loop may call it.
+func (s *session) admit(t *waitTable) admission {
+	if s.backlog.Add(1) <= t.limit {
+		return admitted
+	}
+	if !s.online.Load() {
+		s.release(t, 1)
+		return refused
+	}
+	return admittedOver
+}
+
+// release takes n admitted messages out of s's backlog (into the inflight window, dropped, or the session
+// ended), the one place where it shrinks, and wakes the publishers waiting on s when it falls to the low-water
+// mark. Any loop may call it.
+func (s *session) release(t *waitTable, n int32) {
 	v := s.backlog.Add(-n)
 	if v <= t.low && v+n > t.low {
 		t.wake(s)
 	}
+}
+
+// full reports whether s's backlog is at max_queued_messages (at least one): paced senders (retained messages)
+// wait, and shared groups pass s over.
+func (s *session) full(t *waitTable) bool {
+	return s.backlog.Load() >= max(t.limit, 1)
 }
 
 // setOffline marks s as having no connection (or being ended): waiters are released, and new messages beyond the

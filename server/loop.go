@@ -32,30 +32,29 @@ type loop struct {
 	tickTask  gnet.RunnableFunc
 
 	// Scratch reused by every packet on this loop: decoded packets, match results, encoding.
-	pk            packets
-	matched       []topic.Subscription
-	view          message  // the PUBLISH being handled, as views into the read buffer
-	kept          *message // its pooled copy, made on first need
-	propBuf       []byte   // forwarded properties of view
-	encBuf        []byte
-	fwd           codec.ForwardProps
-	enc           encodeCache
-	seen          seenSet
-	viewGen       uint64
-	staged        []stagedBatch // deliveries for other loops, by loop index, posted once per publish
-	stagedLoops   []*loop
-	planned       []planned             // deliveries of the message being routed
-	planIDs       []uint32              // their subscription identifiers
-	hold          *session              // first connected session the message took over its queue limit
-	quotaDropped  bool                  // the message was dropped for an offline session at its limit
-	accepted      int                   // sessions that took the message
-	congested     []*session            // sessions over their queue limit, watched for stuck consumers
-	outbound      map[*client]*outWatch // connections whose outbound buffer reached the high-water mark
-	waiting       []func()              // work paused for flow control, retried at the next tick
-	pacedDelivery bool                  // the delivery being made is flow-controlled by its caller (retained messages)
-	reply         layer.Vec             // answers of a connection's transport layers, sent at once
-	out           layer.Vec             // one flush through a connection's transport layers
-	outData       [1][]byte             // the outbox of that flush, as the layers' data
+	dec         codec.Decoder // decodes every packet read on this loop (client.handle)
+	connack     codec.Connack // encodes CONNACK
+	reasons     []codec.ReasonCode
+	walks       []retainedWalk
+	matched     []topic.Subscription
+	skipMember  func(topic.SubscriberID) bool // l.skipsMember, bound once so Match does not allocate
+	view        message                       // the PUBLISH being handled, as views into the read buffer
+	kept        *message                      // its pooled copy, made on first need
+	propBuf     []byte                        // forwarded properties of view
+	encBuf      []byte
+	fwd         codec.ForwardProps
+	enc         encodeCache
+	seen        seenSet
+	viewGen     uint64
+	staged      []stagedBatch // deliveries for other loops, by loop index, posted once per publish
+	stagedLoops []*loop
+	planned     routePlan             // deliveries of the message being routed (scratch)
+	congested   []*session            // sessions over their queue limit, watched for stuck consumers
+	outbound    map[*client]*outWatch // connections whose outbound buffer reached the high-water mark
+	waiting     []func()              // work paused for flow control, retried at the next tick
+	reply       layer.Vec             // answers of a connection's transport layers, sent at once
+	out         layer.Vec             // one flush through a connection's transport layers
+	outData     [1][]byte             // the outbox of that flush, as the layers' data
 
 	busy  stats.BusyClock
 	stats stats.Loop
@@ -66,6 +65,7 @@ func newLoop(s *Server, el gnet.EventLoop, idx int) *loop {
 	l.flushTask = l.flush
 	l.drainTask = l.drain
 	l.tickTask = l.tick
+	l.skipMember = l.skipsMember
 	return l
 }
 
@@ -129,20 +129,7 @@ func (l *loop) tick(context.Context) error {
 	return nil
 }
 
-// packets are the decode targets of one loop, reused for every packet so decoding does not allocate.
-type packets struct {
-	connect     codec.Connect
-	connack     codec.Connack
-	publish     codec.Publish
-	ack         codec.Ack
-	subscribe   codec.Subscribe
-	unsubscribe codec.Unsubscribe
-	disconnect  codec.Disconnect
-	reasons     []codec.ReasonCode
-	walks       []retainedWalk
-}
-
-// delivery is one message for one session, crossing loops through a mailbox.
+// delivery is one message for one session: planned (msg unset), or crossing loops through a mailbox.
 type delivery struct {
 	sess   *session
 	msg    *message
@@ -206,7 +193,7 @@ func (l *loop) drain(context.Context) error {
 	l.stats.MailTasks.Add(uint64(len(tasks)))
 	for i := range ds {
 		d := &ds[i]
-		l.deliver(d.sess, d.msg, d.qos, d.retain, ids[d.idOff:d.idOff+uint32(d.nIDs)])
+		l.deliver(d.sess, d.msg, d.qos, d.retain, ids[d.idOff:d.idOff+uint32(d.nIDs)], false)
 		d.msg.release()
 		*d = delivery{}
 	}

@@ -51,7 +51,7 @@ func TestOutboxOneWritePerPass(t *testing.T) {
 	conn.onWrite = func([]byte) { writes++ }
 	for i := 0; i < 100; i++ {
 		m := newMessage([]byte("a"), []byte("x"), nil, 0, false, 0, 0)
-		bb.loops[0].deliver(sub.s, m, 0, false, nil)
+		bb.loops[0].deliver(sub.s, m, 0, false, nil, false)
 		m.release()
 	}
 	if writes != 0 {

@@ -7,10 +7,11 @@ import (
 	"loopmq/topic"
 )
 
-// message is an application message that outlives the packet it came in: queued for an offline session, waiting
-// in an inflight window, retained, crossing to another loop, or a will. Topic, payload and forwarded properties
-// are copied once into buf; the message is shared by every recipient and returned to the pool when the last
-// reference is released.
+// message is an application message. While its PUBLISH is handled it is a view (viewMessage): topic and payload
+// point into the read buffer, nothing is copied. What must outlive the packet (queued for an offline session,
+// waiting in an inflight window, retained, crossing to another loop) takes keep's pooled copy, made once: topic,
+// payload and forwarded properties copied into buf, shared by every recipient and returned to the pool when the
+// last reference is released. Wills are pooled messages from the start.
 type message struct {
 	refs atomic.Int32
 	gen  uint64 // distinguishes reuses of one pooled message (encoding caches key on it)
@@ -34,7 +35,12 @@ type message struct {
 	// willTTL is, for a will, its Message Expiry Interval plus one, in seconds (0: none); the interval starts
 	// when the will is published.
 	willTTL uint32
+	// copied is, on a view (a loop's PUBLISH being handled, see viewMessage), its pooled copy made by keep.
+	copied *message
 }
+
+// viewBit marks the generation of a view: its topic, payload and props point into a read buffer.
+const viewBit = 1 << 63
 
 var (
 	messagePool = sync.Pool{New: func() any { return new(message) }}

@@ -4,20 +4,19 @@ import (
 	"bytes"
 
 	"loopmq/codec"
-	"loopmq/server/stats"
 	"loopmq/topic"
 )
+
+// A PUBLISH, top to bottom: handlePublish checks it (topic alias, QoS 1/2 state), describes it as a message
+// without copying it (viewMessage), updates the retained store, plans its routing (plan lists who gets what and
+// returns the verdict: what holds the acknowledgement, how many refused it), acknowledges it as the verdict says
+// (ackPublish), then makes the planned deliveries (dispatch: deliver in delivery.go, or the owning loop's mailbox).
 
 var sysPrefix = []byte("$SYS")
 
 // handlePublish receives an application message: topic alias, QoS 1/2 handshakes, retained store, routing.
-func (cl *client) handlePublish(h codec.FixedHeader, body []byte) {
+func (cl *client) handlePublish(p *codec.Publish) {
 	l := cl.l
-	p := &l.pk.publish
-	if err := p.Decode(h, body, cl.version); err != nil {
-		cl.failErr(err)
-		return
-	}
 	l.stats.MsgsIn.Add(1)
 	s := cl.s
 	name := p.Topic
@@ -72,10 +71,9 @@ func (cl *client) handlePublish(h codec.FixedHeader, body []byte) {
 			}
 		}
 	}
-	l.quotaDropped, l.accepted = false, 0
 	if bytes.HasPrefix(name, sysPrefix) {
 		// $SYS belongs to the broker: client publishes there are acknowledged and dropped.
-		cl.ackPublish(p, nil)
+		cl.ackPublish(p, verdict{})
 		return
 	}
 	m := l.viewMessage(name, p, s.subID)
@@ -85,10 +83,10 @@ func (cl *client) handlePublish(h codec.FixedHeader, body []byte) {
 	// Plan, acknowledge, then deliver: the acknowledgement depends on what the plan found (a congested subscriber
 	// holds it back, an offline one at its limit makes it 0x97), and the publisher sees it before any copy of its
 	// own message.
-	l.plan(m)
-	cl.ackPublish(p, l.hold)
+	v := l.plan(m)
+	cl.ackPublish(p, v)
 	l.dispatch(m)
-	l.doneView()
+	m.endView()
 	if a := cl.acks; a != nil && cl.version != codec.V5 && len(a.q) >= maxHeldAcks {
 		if len(a.q) >= maxUnackedV3 {
 			cl.fail(codec.ReceiveMaximumExceeded, "more unacknowledged QoS 1/2 publishes than packet identifiers")
@@ -100,31 +98,9 @@ func (cl *client) handlePublish(h codec.FixedHeader, body []byte) {
 	}
 }
 
-// ackPublish answers a QoS 1 or 2 PUBLISH after it was planned: held back while hold is over its limit, with
-// reason 0x97 (MQTT 5) when an offline session at its limit could not take it.
-func (cl *client) ackPublish(p *codec.Publish, hold *session) {
-	l := cl.l
-	reason := codec.Success
-	switch p.QoS {
-	case 1:
-		if l.quotaDropped && cl.version == codec.V5 {
-			reason = codec.QuotaExceeded
-		}
-		cl.ack(codec.TypePuback, p.PacketID, reason, hold)
-	case 2:
-		// A refused QoS 2 message ends its flow at PUBREC; refuse it only if nobody took it, since the publisher
-		// may send it again and those who took it would get it twice.
-		if l.quotaDropped && l.accepted == 0 && cl.version == codec.V5 {
-			cl.ack(codec.TypePubrec, p.PacketID, codec.QuotaExceeded, hold)
-			return
-		}
-		cl.s.inQoS2 = append(cl.s.inQoS2, p.PacketID)
-		cl.ack(codec.TypePubrec, p.PacketID, codec.Success, hold)
-	}
-}
-
 // viewMessage describes the packet being handled as a message without copying it: topic and payload are views
-// into the read buffer. keep copies it into a pooled message only if some recipient needs it later.
+// into the read buffer, valid until endView. keep copies it into a pooled message only if some recipient needs
+// it later.
 func (l *loop) viewMessage(name []byte, p *codec.Publish, from topic.SubscriberID) *message {
 	m := &l.view
 	m.topic, m.payload, m.props = name, p.Payload, nil
@@ -134,35 +110,35 @@ func (l *loop) viewMessage(name []byte, p *codec.Publish, from topic.SubscriberI
 	}
 	m.qos, m.retain, m.from = p.QoS, p.Retain, from
 	l.viewGen++
-	m.gen = l.viewGen | 1<<63 // never equal to a pooled message's generation
+	m.gen = l.viewGen | viewBit // never equal to a pooled message's generation
 	m.expireAt, m.expiry = 0, 0
 	if p.Props.Has(codec.PropMessageExpiry) && p.Props.MessageExpiry > 0 {
 		m.expireAt = l.wheel.now + int64(p.Props.MessageExpiry)*10
 		m.expiry = p.Props.MessageExpiry
 	}
-	l.kept = nil
+	m.copied = nil
 	return m
 }
 
-// keep returns a reference to a message that may outlive the current packet, copying the view once.
-func (l *loop) keep(m *message) *message {
-	if m != &l.view {
+// keep returns a reference to m for a holder that outlives the packet being handled (a queue, another loop, the
+// retained store): a view is copied once into a pooled message, which every later keep shares.
+func (m *message) keep() *message {
+	if m.gen&viewBit == 0 {
 		return m.retainRef()
 	}
-	if l.kept == nil {
-		l.kept = newMessage(m.topic, m.payload, m.props, m.qos, m.retain, m.expireAt, m.from)
-		l.kept.expiry = m.expiry
+	if m.copied == nil {
+		m.copied = newMessage(m.topic, m.payload, m.props, m.qos, m.retain, m.expireAt, m.from)
+		m.copied.expiry = m.expiry
 	}
-	return l.kept.retainRef()
+	return m.copied.retainRef()
 }
 
-// doneView ends the current packet's message: the copy made by keep, if any, loses its creation reference.
-func (l *loop) doneView() {
-	if l.kept != nil {
-		l.kept.release()
-		l.kept = nil
+// endView ends a view when its packet is handled: its copy, if keep made one, loses its creation reference.
+func (m *message) endView() {
+	if m.copied != nil {
+		m.copied.release()
 	}
-	l.view = message{}
+	*m = message{}
 }
 
 // retain updates the retained store: an empty payload deletes [MQTT-3.3.1-6, -7], anything else replaces.
@@ -183,7 +159,7 @@ func (l *loop) retain(m *message) {
 			return
 		}
 	}
-	k := l.keep(m)
+	k := m.keep()
 	if old, ok := s.retained.Set(m.topic, k); ok {
 		s.retainedBytes.Add(-int64(len(old.payload)))
 		old.release()
@@ -191,73 +167,230 @@ func (l *loop) retain(m *message) {
 	s.retainedBytes.Add(int64(len(k.payload)))
 }
 
-// handleAck handles PUBACK, PUBREC, PUBREL and PUBCOMP.
-func (cl *client) handleAck(h codec.FixedHeader, body []byte) {
-	l := cl.l
-	a := &l.pk.ack
-	if err := a.Decode(h, body, cl.version); err != nil {
-		cl.failErr(err)
-		return
+// routePlan lists the deliveries of the message being routed: one per receiving session. It is loop scratch
+// (l.planned, reused so that routing does not allocate), written by plan and consumed by dispatch; what plan
+// decided for the publisher is its returned verdict.
+type routePlan struct {
+	to  []delivery // msg unset: it is the planned message
+	ids []uint32   // the subscription identifiers of to, by idOff and nIDs
+}
+
+// verdict is what plan decided for the publisher's acknowledgement (ackPublish).
+type verdict struct {
+	hold     *session // the first connected session the message took over its queue limit: the ack waits for it
+	refused  int      // offline sessions at their limit that did not take the message
+	accepted int      // sessions that took it
+}
+
+// plan matches m against the topic index and lists one delivery per subscriber (overlapping subscriptions merged
+// [MQTT-3.3.4-2, -3]) and per shared group (a member online and under its limit, see skipsMember). Each QoS 1/2
+// delivery is admitted to its session's backlog (session.admit, flow.go): an offline session at its limit
+// refuses it, and a connected one taken over its limit holds the acknowledgement.
+func (l *loop) plan(m *message) (v verdict) {
+	p := &l.planned
+	p.to, p.ids = p.to[:0], p.ids[:0]
+	subs := l.s.index.Match(m.topic, l.matched[:0], l.skipMember)
+	l.matched = subs
+	if len(subs) > 1 && !l.seen.distinct(subs) {
+		topic.SortBySubscriber(subs) // overlapping subscriptions: group each subscriber's entries
 	}
-	s := cl.s
-	s.ensureFlow()
-	s.progressAt = l.wheel.now // the client is alive and reading (flow.go's stuck-consumer watch)
-	switch h.Type {
-	case codec.TypePuback:
-		if i := s.findInflight(a.PacketID, 1); i >= 0 {
-			s.removeInflight(l, i)
-			s.pump(l)
-		}
-	case codec.TypePubrec:
-		i := s.findInflight(a.PacketID, 2)
-		if i < 0 {
-			// [MQTT-4.3.3]: answer with PUBREL; v5 says the id is unknown.
-			cl.write(codec.AppendAck(cl.buf(), codec.TypePubrel, a.PacketID, codec.PacketIdentifierNotFound, cl.version))
-			return
-		}
-		if cl.version == codec.V5 && a.Reason >= 0x80 {
-			// The receiver refused the message: the flow ends here [MQTT-4.3.3-4 note].
-			s.removeInflight(l, i)
-			s.pump(l)
-			return
-		}
-		s.inflight[i].released = true
-		s.inflight[i].m.release()
-		s.inflight[i].m = nil
-		cl.write(codec.AppendAck(cl.buf(), codec.TypePubrel, a.PacketID, codec.Success, cl.version))
-	case codec.TypePubrel:
-		for i, id := range s.inQoS2 {
-			if id == a.PacketID {
-				s.inQoS2 = append(s.inQoS2[:i], s.inQoS2[i+1:]...)
-				cl.write(codec.AppendAck(cl.buf(), codec.TypePubcomp, a.PacketID, codec.Success, cl.version))
-				return
+	for rest := subs; len(rest) > 0; {
+		var one []topic.Subscription
+		one, rest, _ = topic.NextDelivery(rest)
+		qos, retain, ok := byte(0), false, false
+		idOff := len(p.ids)
+		for i := range one {
+			sub := &one[i]
+			if sub.Opts.NoLocal() && sub.Subscriber == m.from && !sub.Shared {
+				continue // [MQTT-3.8.3-3]
+			}
+			ok = true
+			qos = max(qos, sub.Opts.QoS())
+			if sub.Opts.RetainAsPublished() {
+				retain = m.retain // [MQTT-3.3.1-12, -13]
+			}
+			if sub.ID != 0 {
+				p.ids = append(p.ids, sub.ID)
 			}
 		}
-		cl.write(codec.AppendAck(cl.buf(), codec.TypePubcomp, a.PacketID, codec.PacketIdentifierNotFound, cl.version))
-	case codec.TypePubcomp:
-		if i := s.findInflight(a.PacketID, 2); i >= 0 && s.inflight[i].released {
-			s.removeInflight(l, i)
-			s.pump(l)
+		var s *session
+		if ok {
+			s = l.s.subs.get(one[0].Subscriber)
 		}
+		if s == nil { // only No Local entries of the publisher, or a session that just ended
+			p.ids = p.ids[:idOff]
+			continue
+		}
+		qos = min(qos, m.qos) // [MQTT-3.8.4-8]: downgrade to the granted QoS
+		if qos > 0 {
+			switch s.admit(&l.s.waits) {
+			case refused:
+				l.stats.DroppedQueueFull.Add(1)
+				v.refused++
+				p.ids = p.ids[:idOff]
+				continue
+			case admittedOver:
+				if v.hold == nil {
+					v.hold = s
+				}
+			}
+		}
+		v.accepted++
+		p.to = append(p.to, delivery{sess: s, qos: qos, retain: retain,
+			idOff: uint32(idOff), nIDs: uint16(len(p.ids) - idOff)})
+	}
+	return v
+}
+
+// skipsMember reports whether a shared group member should be passed over (README, shared subscriptions): it is
+// offline or at its queue limit. When every member is passed over, topic.Index still picks the one whose turn it
+// was. Match calls it under the index's read locks: it only reads atomics.
+func (l *loop) skipsMember(id topic.SubscriberID) bool {
+	s := l.s.subs.get(id)
+	return s == nil || !s.online.Load() || s.full(&l.s.waits)
+}
+
+// seenSet answers "does any subscriber have two ordinary entries in this match result?" in linear time, so a
+// large fan-out without overlapping subscriptions skips the sort that merging needs. It is an open-addressing set
+// of subscriber ids whose slots are invalidated by bumping a generation instead of clearing.
+type seenSet struct {
+	slots []seenSlot
+	gen   uint32
+}
+
+type seenSlot struct {
+	id  topic.SubscriberID
+	gen uint32
+}
+
+// distinct reports whether no subscriber appears in two non-shared entries of subs. Small results are left to
+// the sort, which is cheap for them.
+func (t *seenSet) distinct(subs []topic.Subscription) bool {
+	if len(subs) < 32 {
+		return false
+	}
+	size := 64
+	for size < 2*len(subs) {
+		size <<= 1
+	}
+	if len(t.slots) < size {
+		t.slots = make([]seenSlot, size)
+		t.gen = 0
+	}
+	t.gen++
+	if t.gen == 0 { // wrapped: stale stamps could match
+		clear(t.slots)
+		t.gen = 1
+	}
+	mask := uint64(len(t.slots) - 1)
+	for i := range subs {
+		if subs[i].Shared {
+			continue
+		}
+		id := subs[i].Subscriber
+		for h := (uint64(id) * 0x9E3779B97F4A7C15) >> 20 & mask; ; h = (h + 1) & mask {
+			sl := &t.slots[h]
+			if sl.gen != t.gen {
+				sl.id, sl.gen = id, t.gen
+				break
+			}
+			if sl.id == id {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// ackPublish answers a QoS 1 or 2 PUBLISH as its plan's verdict says: held back while v.hold is over its limit,
+// with reason 0x97 (MQTT 5) when an offline session at its limit could not take it.
+func (cl *client) ackPublish(p *codec.Publish, v verdict) {
+	switch p.QoS {
+	case 1:
+		reason := codec.Success
+		if v.refused > 0 && cl.version == codec.V5 {
+			reason = codec.QuotaExceeded
+		}
+		cl.ack(codec.TypePuback, p.PacketID, reason, v.hold)
+	case 2:
+		// A refused QoS 2 message ends its flow at PUBREC; refuse it only if nobody took it, since the publisher
+		// may send it again and those who took it would get it twice.
+		if v.refused > 0 && v.accepted == 0 && cl.version == codec.V5 {
+			cl.ack(codec.TypePubrec, p.PacketID, codec.QuotaExceeded, v.hold)
+			return
+		}
+		cl.s.inQoS2 = append(cl.s.inQoS2, p.PacketID)
+		cl.ack(codec.TypePubrec, p.PacketID, codec.Success, v.hold)
 	}
 }
 
-// findInflight returns the index of the inflight message with packet id id and QoS qos, or -1.
-func (s *session) findInflight(id uint16, qos byte) int {
-	for i := range s.inflight {
-		if s.inflight[i].packetID == id && s.inflight[i].qos == qos {
-			return i
+// dispatch makes the deliveries plan listed. Deliveries to sessions owned by other loops are batched per loop and
+// posted once at the end.
+func (l *loop) dispatch(m *message) {
+	p := &l.planned
+	for i := range p.to {
+		d := &p.to[i]
+		ids := p.ids[d.idOff : d.idOff+uint32(d.nIDs)]
+		if o := d.sess.owner.Load(); o != l && o != nil {
+			l.stage(o, d.sess, m, d.qos, d.retain, ids)
+		} else {
+			l.deliver(d.sess, m, d.qos, d.retain, ids, false)
 		}
+		d.sess = nil
 	}
-	return -1
+	p.to = p.to[:0]
+	l.postStaged()
 }
 
-func (s *session) removeInflight(l *loop, i int) {
-	stats.AddOwned(&l.stats.Inflight, -1)
-	s.inflight[i].m.release()
-	copy(s.inflight[i:], s.inflight[i+1:])
-	s.inflight[len(s.inflight)-1] = outMsg{}
-	s.inflight = s.inflight[:len(s.inflight)-1]
+// stage queues a delivery for another loop; postStaged hands each loop its batch with one lock.
+func (l *loop) stage(o *loop, s *session, m *message, qos byte, retain bool, ids []uint32) {
+	for len(l.staged) <= o.idx {
+		l.staged = append(l.staged, stagedBatch{})
+	}
+	b := &l.staged[o.idx]
+	if len(b.d) == 0 {
+		l.stagedLoops = append(l.stagedLoops, o)
+	}
+	b.d = append(b.d, delivery{sess: s, msg: m.keep(), qos: qos, retain: retain,
+		idOff: uint32(len(b.ids)), nIDs: uint16(len(ids))})
+	b.ids = append(b.ids, ids...)
+}
+
+type stagedBatch struct {
+	d   []delivery
+	ids []uint32
+}
+
+func (l *loop) postStaged() {
+	for _, o := range l.stagedLoops {
+		b := &l.staged[o.idx]
+		o.postBatch(b.d, b.ids)
+		clear(b.d)
+		b.d, b.ids = b.d[:0], b.ids[:0]
+	}
+	clear(l.stagedLoops)
+	l.stagedLoops = l.stagedLoops[:0]
+}
+
+// postBatch appends deliveries (with their subscription identifiers) to l's mailbox and wakes l once.
+func (l *loop) postBatch(ds []delivery, ids []uint32) {
+	m := &l.mail
+	m.mu.Lock()
+	base := uint32(len(m.inIDs))
+	for _, d := range ds {
+		d.idOff += base
+		m.in = append(m.in, d)
+	}
+	m.inIDs = append(m.inIDs, ids...)
+	m.mu.Unlock()
+	l.wake()
+}
+
+// route delivers m to every matching subscriber: plan, then dispatch. Wills and $SYS messages take this way;
+// a client's PUBLISH is acknowledged between the two (handlePublish).
+func (l *loop) route(m *message) {
+	l.plan(m)
+	l.dispatch(m)
 }
 
 // publishWill publishes a will message (owned by the caller's reference) as if its client had sent it.

@@ -231,7 +231,7 @@ func (l *loop) endSession(s *session) {
 		}
 		stats.AddOwned(&l.stats.Inflight, -int64(len(f.inflight)))
 		stats.AddOwned(&l.stats.Queued, -int64(len(f.queue)))
-		l.s.waits.unqueue(s, int32(len(f.queue)))
+		s.release(&l.s.waits, int32(len(f.queue)))
 		s.flow = nil
 	}
 	if w := s.will; w != nil {

@@ -12,20 +12,15 @@ import (
 const retainedBatch = 256
 
 // handleSubscribe adds subscriptions, answers SUBACK, then sends the matching retained messages.
-func (cl *client) handleSubscribe(h codec.FixedHeader, body []byte) {
+func (cl *client) handleSubscribe(p *codec.Subscribe) {
 	l := cl.l
-	p := &l.pk.subscribe
-	if err := p.Decode(h, body, cl.version); err != nil {
-		cl.failErr(err)
-		return
-	}
 	s := cl.s
 	var subID uint32
 	if len(p.Props.SubscriptionIDs) > 0 {
 		subID = p.Props.SubscriptionIDs[0]
 	}
-	reasons := l.pk.reasons[:0]
-	walks := l.pk.walks[:0]
+	reasons := l.reasons[:0]
+	walks := l.walks[:0]
 	for _, sub := range p.Subs {
 		opts := topic.NewOptions(sub.QoS, sub.NoLocal, sub.RetainAsPublished, sub.RetainHandling)
 		if max := l.s.opts.MaxSubscriptionsPerClient; max > 0 && len(s.filters) >= max {
@@ -66,7 +61,7 @@ func (cl *client) handleSubscribe(h codec.FixedHeader, body []byte) {
 		}
 		walks = append(walks, retainedWalk{filter: sub.Filter, qos: sub.QoS, id: subID})
 	}
-	l.pk.reasons = reasons
+	l.reasons = reasons
 	ack := codec.Suback{PacketID: p.PacketID, Reasons: reasons}
 	cl.write(ack.Append(cl.buf(), cl.version))
 	for i := range walks {
@@ -75,7 +70,7 @@ func (cl *client) handleSubscribe(h codec.FixedHeader, body []byte) {
 		cl.sendRetained(&w)
 	}
 	clear(walks)
-	l.pk.walks = walks[:0]
+	l.walks = walks[:0]
 }
 
 // retainedWalk is the progress of sending the retained messages matching one new subscription.
@@ -109,19 +104,17 @@ func (cl *client) sendRetained(w *retainedWalk) {
 			qos := min(w.qos, m.qos)
 			// Retained messages wait for room rather than overflow: in the outbound buffer for QoS 0, in the
 			// session queue for QoS 1/2.
-			if cl.outbound() >= limit || qos > 0 && s.backlog.Load() >= max(l.s.waits.limit, 1) {
+			if cl.outbound() >= limit || qos > 0 && s.full(&l.s.waits) {
 				l.waiting = append(l.waiting, func() { cl.sendRetained(w) })
 				return
 			}
 			w.pending[0] = nil
 			w.pending = w.pending[1:]
 			if qos > 0 {
-				s.backlog.Add(1) // deliver counts it out
+				s.admit(&l.s.waits) // under the limit (just checked) and online: admitted; deliver releases it
 			}
 			// A retained message sent because of a subscription has RETAIN set [MQTT-3.3.1-8].
-			l.pacedDelivery = true
-			l.deliver(s, m, qos, true, ids)
-			l.pacedDelivery = false
+			l.deliver(s, m, qos, true, ids, true)
 			m.release()
 		}
 		if w.done {
@@ -145,15 +138,10 @@ func (w *retainedWalk) release() {
 }
 
 // handleUnsubscribe removes subscriptions and answers UNSUBACK (v5: 0x11 where there was none [MQTT-3.11.3]).
-func (cl *client) handleUnsubscribe(h codec.FixedHeader, body []byte) {
+func (cl *client) handleUnsubscribe(p *codec.Unsubscribe) {
 	l := cl.l
-	p := &l.pk.unsubscribe
-	if err := p.Decode(h, body, cl.version); err != nil {
-		cl.failErr(err)
-		return
-	}
 	s := cl.s
-	reasons := l.pk.reasons[:0]
+	reasons := l.reasons[:0]
 	for _, f := range p.Filters {
 		if err := topic.ValidateFilter(f); err != nil {
 			reasons = append(reasons, codec.TopicFilterInvalid)
@@ -167,7 +155,7 @@ func (cl *client) handleUnsubscribe(h codec.FixedHeader, body []byte) {
 			reasons = append(reasons, codec.NoSubscriptionExisted)
 		}
 	}
-	l.pk.reasons = reasons
+	l.reasons = reasons
 	ack := codec.Unsuback{PacketID: p.PacketID, Reasons: reasons}
 	cl.write(ack.Append(cl.buf(), cl.version))
 }
