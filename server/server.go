@@ -70,6 +70,7 @@ type Server struct {
 	wsMaxMessage int       // Deframer.MaxPayload
 	openTCP      atomic.Int64
 	openWS       atomic.Int64
+	proxy        proxyState // PROXY protocol layers (proxy.go)
 
 	authPool chan authJob // set when the Authenticator may block
 	lastSys  atomic.Int64 // unix nano of the last $SYS publication
@@ -102,6 +103,7 @@ func New(opts Options) (*Server, error) {
 		s.wsMaxMessage = wsMaxMessage(opts.MaxPacketSize)
 		s.layers[transportWS] = s.newWSLayer
 	}
+	s.setupProxy()
 	s.sessions.init()
 	s.subs.init()
 	s.waits.init(s.opts.MaxQueuedMessages)
