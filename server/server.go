@@ -77,6 +77,7 @@ type Server struct {
 	wsMaxMessage int              // Deframer.MaxPayload
 	openTCP      atomic.Int64
 	openWS       atomic.Int64
+	proxy        proxyState // PROXY protocol layers (proxy.go)
 
 	authPool chan authJob // set when the Authenticator may block
 	lastSys  atomic.Int64 // unix nano of the last $SYS publication
@@ -123,6 +124,7 @@ func New(opts Options) (*Server, error) {
 			s.layers[transportWSS] = s.newWSSLayer
 		}
 	}
+	s.setupProxy()
 	s.sessions.init()
 	s.subs.init()
 	s.waits.init(s.opts.MaxQueuedMessages)

@@ -3,6 +3,7 @@ package server
 import (
 	"crypto/tls"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"strings"
@@ -214,5 +215,36 @@ func TestTLSOptions(t *testing.T) {
 	o.TLSCertFile, o.TLSKeyFile, o.TLSClientAuth, o.TLSClientCAFile, o.TLSMinVersion = pk.CertFile, pk.KeyFile, "request", pk.CAFile, "1.3"
 	if err := o.Validate(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestTLSBehindProxy: a PROXY header before the TLS handshake, on the TLS listener and on a listener that sniffs
+// TLS and plain MQTT: the session works and the broker sees the header's source address.
+func TestTLSBehindProxy(t *testing.T) {
+	pk := tlstest.New(t)
+	auth := newPeerAuth()
+	s := startProxyBroker(t, "required", auth, func(o *Options) {
+		o.TLSAddr, o.WSSAddr = "127.0.0.2:0", ""
+		o.TLSCertFile, o.TLSKeyFile = pk.CertFile, pk.KeyFile
+	})
+	sniffing := startProxyBroker(t, "required", auth, func(o *Options) {
+		o.TLSAddr, o.WSSAddr = o.TCPAddr, ""
+		o.TLSCertFile, o.TLSKeyFile = pk.CertFile, pk.KeyFile
+	})
+	for i, addr := range []string{s.TLSAddr(), sniffing.TCPAddr()} {
+		raw := dialFrom(t, "127.0.0.1", addr)
+		raw.Write([]byte(fmt.Sprintf("PROXY TCP4 192.0.2.9 127.0.0.1 %d 8883\r\n", 4000+i)))
+		c := tls.Client(raw.Conn, pk.ClientConfig())
+		c.SetDeadline(time.Now().Add(20 * time.Second))
+		if err := c.Handshake(); err != nil {
+			t.Fatalf("%s: handshake behind a PROXY header: %v", addr, err)
+		}
+		id := fmt.Sprint("behind-proxy-", i)
+		c.Write(connect311(id, true))
+		got := make([]byte, 4)
+		if _, err := io.ReadFull(c, got); err != nil || string(got) != "\x20\x02\x00\x00" {
+			t.Fatalf("%s: CONNACK % x, %v", addr, got, err)
+		}
+		auth.expect(t, id, fmt.Sprint("192.0.2.9:", 4000+i))
 	}
 }

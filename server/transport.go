@@ -26,8 +26,8 @@ const (
 func overWS(t uint8) bool { return t == transportWS || t == transportWSS }
 
 // sniffers map the first bytes of a connection on a listener that serves several transports to its transport.
-// Plain MQTT matches no row (its first byte is CONNECT's 0x10). The PROXY protocol ("PROXY ",
-// "\r\n\r\n\x00\r\nQUIT\n") layer adds its rows here.
+// Plain MQTT matches no row (its first byte is CONNECT's 0x10). The PROXY protocol has no row: it runs under every
+// transport when enabled, and a sniffing layer above it (proxy.go) reads this table after the header.
 var sniffers = [...]struct {
 	prefix    string
 	transport uint8
@@ -94,6 +94,9 @@ func (s *Server) newWSSLayer(cl *client) layer.Layer {
 	return layer.Stack(tlslayer.New(s.wssCfg, cl.wake), ws.NewLayer(&s.wsCfg, s.wsMaxMessage))
 }
 
+// onTLSListener says cl was accepted on the tls_addr listener: a sniffed TLS handshake is served there only.
+func (cl *client) onTLSListener() bool { return localPort(cl.c) == cl.l.s.tlsPort }
+
 // wake asks the connection's loop to run its read path, from another goroutine (a TLS handshake's worker).
 func (cl *client) wake() { _ = cl.c.Wake(nil) }
 
@@ -110,16 +113,20 @@ func wsMaxMessage(maxPacket int) int {
 type transportState struct {
 	layer layer.Layer                // the connection's layers, bottom to top, as one
 	carry *bytebufferpool.ByteBuffer // partial MQTT packet left after the layers
+	sniff *sniffLayer                // on a sniffing listener behind a PROXY layer: decides the transport
 }
 
 // sniff decides the transport from the first bytes. It returns false while it cannot decide yet or when the
 // connection is being closed.
 func (cl *client) sniff(raw []byte) bool {
+	if cl.tr != nil {
+		return true // a PROXY layer reads first; the sniffing layer above it decides (proxy.go)
+	}
 	t, decided := sniffTransport(raw)
 	if !decided {
 		return false
 	}
-	if t != transportTCP && cl.l.s.layers[t] == nil || t == transportTLS && localPort(cl.c) != cl.l.s.tlsPort {
+	if t != transportTCP && cl.l.s.layers[t] == nil || t == transportTLS && !cl.onTLSListener() {
 		cl.closeNow("transport not served on this listener (first bytes " + strconv.Quote(string(raw[:min(len(raw), 4)])) + ")")
 		return false
 	}
@@ -130,11 +137,18 @@ func (cl *client) sniff(raw []byte) bool {
 // setTransport records the transport of cl once it is known, creating its layers, and counts the connection under
 // its transport.
 func (cl *client) setTransport(t uint8) {
-	cl.transport = t
 	s := cl.l.s
 	if newLayer := s.layers[t]; newLayer != nil {
 		cl.tr = &transportState{layer: newLayer(cl)}
 	}
+	cl.countTransport(t)
+}
+
+// countTransport records the transport of cl once it is known and counts the connection under it: WebSocket over
+// TLS under ws, MQTT over TLS under tcp.
+func (cl *client) countTransport(t uint8) {
+	cl.transport = t
+	s := cl.l.s
 	if overWS(t) {
 		cl.l.stats.Connects[stats.WS].Add(1)
 		s.openWS.Add(1)
@@ -155,6 +169,9 @@ func (cl *client) inbound(raw []byte) int {
 		k := len(l.reply.Bufs)
 		r := cl.tr.layer.Inbound(raw[off:], peer, &l.reply)
 		off += r.Consumed
+		if cl.transport == transportSniff && cl.tr.sniff != nil && cl.tr.sniff.t != transportSniff {
+			cl.countTransport(cl.tr.sniff.t) // decided behind a PROXY header, before its first packet is counted
+		}
 		if len(r.Data) > 0 {
 			cl.feed(r.Data)
 		}
@@ -163,6 +180,7 @@ func (cl *client) inbound(raw []byte) int {
 			cl.sendReplies()
 		}
 		if r.Err != nil {
+			cl.countProxyRefusal(r.Err)
 			cl.closeNow("transport: " + r.Err.Error())
 			break
 		}

@@ -82,6 +82,10 @@ func parseOptions(args []string) (server.Options, daemonFlags, error) {
 	tlsCA := fs.String("tls-client-ca", "", "`file` of the CAs client certificates must chain to (PEM)")
 	tlsAuth := fs.String("tls-client-auth", opts.TLSClientAuth, "client certificates: `mode` none, request or require")
 	tlsMin := fs.String("tls-min-version", opts.TLSMinVersion, "oldest TLS `version` accepted: 1.2 or 1.3")
+	proxyProto := fs.String("proxy-protocol", opts.ProxyProtocol,
+		"PROXY protocol header on every listener: `mode` off, optional or required")
+	proxyCIDRs := fs.String("proxy-trusted-cidrs", "",
+		"comma-separated `CIDRs` of the proxies allowed to send a PROXY header")
 	httpAddr := fs.String("http", opts.HTTPAddr, "metrics, pprof and health `address` (empty disables)")
 	level := fs.String("log-level", opts.LogLevel, "log `level`: debug, info, warn, error")
 	format := fs.String("log-format", opts.LogFormat, "log `format`: text or json")
@@ -133,6 +137,10 @@ func parseOptions(args []string) (server.Options, daemonFlags, error) {
 			opts.TLSClientAuth = *tlsAuth
 		case "tls-min-version":
 			opts.TLSMinVersion = *tlsMin
+		case "proxy-protocol":
+			opts.ProxyProtocol = *proxyProto
+		case "proxy-trusted-cidrs":
+			opts.ProxyTrustedCIDRs = splitList(*proxyCIDRs)
 		case "http":
 			opts.HTTPAddr = *httpAddr
 		case "log-level":
