@@ -156,7 +156,9 @@ func TestAuthFilesRefusedAtStart(t *testing.T) {
 	}
 }
 
-func contains(s, sub string) bool { return len(sub) == 0 || len(s) >= len(sub) && (s[:len(sub)] == sub || contains(s[1:], sub)) }
+func contains(s, sub string) bool {
+	return len(sub) == 0 || len(s) >= len(sub) && (s[:len(sub)] == sub || contains(s[1:], sub))
+}
 
 // aclTestFile: devices may touch only devices/<user>/#, a dashboard user may read everything under devices/,
 // %c gives every client a private inbox, anonymous clients may read public/#.
@@ -332,7 +334,7 @@ func TestACLv3PublishDeniedIsAcknowledged(t *testing.T) {
 	s, _ := startACLBroker(t)
 	admin := dialUserV5(t, s, "admin-c", "admin", "pa")
 	sub5(t, admin, "#", 1)
-	o := mqtt.NewClientOptions().AddBroker("tcp://"+s.TCPAddr()).SetClientID("dev1-v3").SetAutoReconnect(false).
+	o := mqtt.NewClientOptions().AddBroker("tcp://" + s.TCPAddr()).SetClientID("dev1-v3").SetAutoReconnect(false).
 		SetProtocolVersion(4).SetUsername("dev1").SetPassword("p1")
 	c := mqtt.NewClient(o)
 	wait(t, c.Connect())

@@ -28,6 +28,9 @@ type daemonFlags struct {
 }
 
 func run(args []string) error {
+	if len(args) > 0 && args[0] == "passwd" {
+		return runPasswd(args[1:], os.Stdin, os.Stdout)
+	}
 	opts, d, err := parseOptions(args)
 	if err != nil {
 		return err
@@ -43,8 +46,10 @@ func run(args []string) error {
 		return err
 	}
 	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
-	<-sig
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	for s0 := <-sig; s0 == syscall.SIGHUP; s0 = <-sig {
+		_ = s.ReloadAuth() // logged; a broken file keeps the old rules
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	return s.Shutdown(ctx)
@@ -71,6 +76,9 @@ func parseOptions(args []string) (server.Options, daemonFlags, error) {
 	wsMQTT := fs.Bool("ws-mqtt", opts.WSAcceptMQTT, "the WebSocket listener also serves raw MQTT on its port")
 	tcpWS := fs.Bool("tcp-ws", opts.TCPSniffWS, "the TCP listener also accepts WebSocket upgrades on its port")
 	httpAddr := fs.String("http", opts.HTTPAddr, "metrics, pprof and health `address` (empty disables)")
+	pwFile := fs.String("password-file", opts.PasswordFile, "Mosquitto password `file` (mosquitto_passwd or loopmq passwd); re-read on SIGHUP")
+	allowAnon := fs.Bool("allow-anonymous", opts.AllowAnonymous, "with -password-file, also accept clients that send no user name")
+	aclFile := fs.String("acl-file", opts.ACLFile, "Mosquitto ACL `file` checked on publish, delivery and will; re-read on SIGHUP")
 	level := fs.String("log-level", opts.LogLevel, "log `level`: debug, info, warn, error")
 	format := fs.String("log-format", opts.LogFormat, "log `format`: text or json")
 	if err := fs.Parse(args); err != nil {
@@ -109,6 +117,12 @@ func parseOptions(args []string) (server.Options, daemonFlags, error) {
 			opts.TCPSniffWS = *tcpWS
 		case "http":
 			opts.HTTPAddr = *httpAddr
+		case "password-file":
+			opts.PasswordFile = *pwFile
+		case "allow-anonymous":
+			opts.AllowAnonymous = *allowAnon
+		case "acl-file":
+			opts.ACLFile = *aclFile
 		case "log-level":
 			opts.LogLevel = *level
 		case "log-format":
