@@ -71,6 +71,7 @@ type client struct {
 	normalDisconnect bool // DISCONNECT with reason 0x00 (or v3 DISCONNECT): no will
 	takenOver        bool
 	violationLogged  bool
+	denyLogged       bool // a publish denied by acl_file was logged
 	closeAfterRead   bool // set inside OnTraffic: return gnet.Close
 	inTraffic        bool
 	refused          bool // over max_connections: answer CONNECT with "server unavailable"

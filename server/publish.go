@@ -108,8 +108,8 @@ func (cl *client) handlePublish(p *codec.Publish) {
 // resend. The connection stays. QoS 0 is dropped silently.
 func (cl *client) denyPublish(p *codec.Publish, name []byte) {
 	cl.l.stats.PublishDenied.Add(1)
-	if !cl.violationLogged {
-		cl.violationLogged = true
+	if !cl.denyLogged {
+		cl.denyLogged = true // once per connection: a client retrying a forbidden topic must not flood the log
 		cl.logConn("publish denied by acl_file", "topic", string(name))
 	}
 	switch {
