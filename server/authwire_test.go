@@ -411,3 +411,59 @@ func TestACLReload(t *testing.T) {
 		t.Fatalf("after a broken reload: %#x, want 0x87 (old rules kept)", rc)
 	}
 }
+
+// securityDocACL is the worked example of docs/security.md, verbatim.
+const securityDocACL = `# Clients without a user name (only with allow_anonymous: true).
+topic read public/#
+
+user dashboard
+topic read devices/#
+topic read public/#
+# the pattern below would give the dashboard devices/dashboard/#: a deny in its own section wins
+topic deny devices/dashboard/#
+
+# Every client with a user name: its own subtree. %u is the user name, %c the client id.
+pattern readwrite devices/%u/#
+`
+
+// TestSecurityDocExample checks what docs/security.md promises of its worked example, with real clients: devices
+// write only their own subtree, the dashboard reads every device and writes nothing, anonymous reads public/#.
+func TestSecurityDocExample(t *testing.T) {
+	pw := mosquittoPasswdFile(t, "dashboard", "dash", "dev-0001", "p4ss-0001", "dev-0002", "p4ss-0002")
+	acl := writeFile(t, "acl", securityDocACL)
+	s := startBroker(t, func(o *Options) { o.PasswordFile = pw; o.ACLFile = acl; o.AllowAnonymous = true })
+	dash := dialUserV5(t, s, "dash", "dashboard", "dash")
+	dev1 := dialUserV5(t, s, "d1", "dev-0001", "p4ss-0001")
+	dev2 := dialUserV5(t, s, "d2", "dev-0002", "p4ss-0002")
+	anon := dialUserV5(t, s, "anon", "", "")
+	sub5(t, dash, "#", 1)
+	sub5(t, anon, "#", 1)
+	sub5(t, dev2, "#", 1)
+	for _, p := range []struct {
+		c     *v5client
+		topic string
+		want  byte
+	}{
+		{dev1, "devices/dev-0001/temp", 0},
+		{dev1, "devices/dev-0002/temp", 0x87},
+		{dev1, "public/x", 0x87},
+		{dash, "devices/dev-0001/cmd", 0x87},
+		{dash, "devices/dashboard/x", 0x87},
+		{dash, "public/x", 0x87},
+		{anon, "public/x", 0x87},
+		{dev2, "devices/dev-0002/zz", 0},
+	} {
+		if rc := pub5(t, p.c, p.topic, 1, false, "v"); rc != p.want {
+			t.Errorf("%s publish %s: %#x, want %#x", p.c.ClientID(), p.topic, rc, p.want)
+		}
+	}
+	if got := topics(dash.waitN(t, 2)); !sameSet(got, []string{"devices/dev-0001/temp", "devices/dev-0002/zz"}) {
+		t.Errorf("dashboard got %v", got)
+	}
+	if got := topics(dev2.waitN(t, 1)); len(got) != 1 || got[0] != "devices/dev-0002/zz" {
+		t.Errorf("dev-0002 got %v, want only its own topic", got)
+	}
+	if n := anon.count(); n != 0 {
+		t.Errorf("anonymous got %d messages, want 0", n)
+	}
+}
