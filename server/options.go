@@ -45,6 +45,13 @@ type Options struct {
 	WSAcceptMQTT bool `yaml:"ws_accept_mqtt"`
 	// TCPSniffWS lets the TCP listener also accept WebSocket upgrades on the same port. Default false.
 	TCPSniffWS bool `yaml:"tcp_ws"`
+	// ProxyProtocol reads a PROXY protocol (v1 or v2) header at the start of every connection on every listener:
+	// "off" (no header is read), "optional" (a header is read when there is one) or "required" (a connection
+	// without one is closed). The header's source address is then the client's address. Default "off".
+	ProxyProtocol string `yaml:"proxy_protocol"`
+	// ProxyTrustedCIDRs lists the networks (CIDRs, or single addresses) of the proxies allowed to send a PROXY
+	// header; a header from any other peer closes the connection. Required when ProxyProtocol is not "off".
+	ProxyTrustedCIDRs []string `yaml:"proxy_trusted_cidrs"`
 	// HTTPAddr serves /metrics, /healthz, /readyz and /debug/pprof/. Default "127.0.0.1:8080". Empty disables it.
 	HTTPAddr string `yaml:"http_addr"`
 
@@ -131,6 +138,7 @@ func DefaultOptions() Options {
 		WSAddr:                    ":8083",
 		WSPath:                    "/mqtt",
 		WSAcceptMQTT:              true,
+		ProxyProtocol:             "off",
 		HTTPAddr:                  "127.0.0.1:8080",
 		MaxPacketSize:             1 << 20,
 		ConnectTimeout:            10 * time.Second,
@@ -161,6 +169,9 @@ func (o *Options) Validate() error {
 		bad("ws_path %q must start with /", o.WSPath)
 	}
 	if _, err := o.wsConfig(); err != nil {
+		errs = append(errs, err)
+	}
+	if _, err := o.proxyConfig(); err != nil {
 		errs = append(errs, err)
 	}
 	if o.MaxPacketSize < 64 || o.MaxPacketSize > maxWirePacket {

@@ -70,6 +70,7 @@ type Server struct {
 	wsMaxMessage int       // Deframer.MaxPayload
 	openTCP      atomic.Int64
 	openWS       atomic.Int64
+	proxy        proxyState // PROXY protocol layers (proxy.go)
 
 	authPool chan authJob // set when the Authenticator may block
 	// rules are the password and ACL files in force; nil when neither is configured.
@@ -114,6 +115,7 @@ func New(opts Options) (*Server, error) {
 		s.wsMaxMessage = wsMaxMessage(opts.MaxPacketSize)
 		s.layers[transportWS] = s.newWSLayer
 	}
+	s.setupProxy()
 	s.sessions.init()
 	s.subs.init()
 	s.waits.init(s.opts.MaxQueuedMessages)

@@ -20,8 +20,9 @@ const (
 )
 
 // sniffers map the first bytes of a connection on a listener that serves several transports to its transport.
-// Plain MQTT matches no row (its first byte is CONNECT's 0x10). The TLS (0x16) and PROXY protocol ("PROXY ",
-// "\r\n\r\n\x00\r\nQUIT\n") layers add their rows here.
+// Plain MQTT matches no row (its first byte is CONNECT's 0x10). The TLS layer (0x16) adds its row here. The PROXY
+// protocol has no row: it runs under every transport when enabled, and a sniffing layer above it (proxy.go) reads
+// this table after the header.
 var sniffers = [...]struct {
 	prefix    string
 	transport uint8
@@ -82,11 +83,15 @@ func wsMaxMessage(maxPacket int) int {
 type transportState struct {
 	layer layer.Layer                // the connection's layers, bottom to top, as one
 	carry *bytebufferpool.ByteBuffer // partial MQTT packet left after the layers
+	sniff *sniffLayer                // on a sniffing listener behind a PROXY layer: decides the transport
 }
 
 // sniff decides the transport from the first bytes. It returns false while it cannot decide yet or when the
 // connection is being closed.
 func (cl *client) sniff(raw []byte) bool {
+	if cl.tr != nil {
+		return true // a PROXY layer reads first; the sniffing layer above it decides (proxy.go)
+	}
 	t, decided := sniffTransport(raw)
 	if !decided {
 		return false
@@ -102,11 +107,17 @@ func (cl *client) sniff(raw []byte) bool {
 // setTransport records the transport of cl once it is known, creating its layers, and counts the connection under
 // its transport.
 func (cl *client) setTransport(t uint8) {
-	cl.transport = t
 	s := cl.l.s
 	if newLayer := s.layers[t]; newLayer != nil {
 		cl.tr = &transportState{layer: newLayer()}
 	}
+	cl.countTransport(t)
+}
+
+// countTransport records the transport of cl once it is known and counts the connection under it.
+func (cl *client) countTransport(t uint8) {
+	cl.transport = t
+	s := cl.l.s
 	if t == transportWS {
 		cl.l.stats.Connects[stats.WS].Add(1)
 		s.openWS.Add(1)
@@ -127,6 +138,9 @@ func (cl *client) inbound(raw []byte) int {
 		k := len(l.reply.Bufs)
 		r := cl.tr.layer.Inbound(raw[off:], peer, &l.reply)
 		off += r.Consumed
+		if cl.transport == transportSniff && cl.tr.sniff != nil && cl.tr.sniff.t != transportSniff {
+			cl.countTransport(cl.tr.sniff.t) // decided behind a PROXY header, before its first packet is counted
+		}
 		if len(r.Data) > 0 {
 			cl.feed(r.Data)
 		}
@@ -135,6 +149,7 @@ func (cl *client) inbound(raw []byte) int {
 			cl.sendReplies()
 		}
 		if r.Err != nil {
+			cl.countProxyRefusal(r.Err)
 			cl.closeNow("transport: " + r.Err.Error())
 			break
 		}

@@ -4,6 +4,7 @@ import (
 	"sync/atomic"
 
 	"loopmq/codec"
+	"loopmq/server/proxyproto"
 )
 
 // Loop is one event loop's counters. Only the loop writes them, so an update is an uncontended atomic add (or,
@@ -24,6 +25,8 @@ type Loop struct {
 	ProtocolErrors atomic.Uint64
 	SlowConsumers  atomic.Uint64 // subscribers disconnected for not acknowledging
 	Packets        Packets       // MQTT packets and their bytes by direction, transport and type
+	// ProxyRefused counts connections closed by the PROXY protocol layer, by reason.
+	ProxyRefused [proxyproto.NumReasons]atomic.Uint64
 
 	// The loop's own work.
 	BusyNanos      atomic.Uint64 // time spent in the broker's callbacks (BusyClock)
@@ -115,6 +118,9 @@ func (sn *Snapshot) Add(c *Loop) {
 	}
 	sn.ProtocolErrors += c.ProtocolErrors.Load()
 	sn.SlowConsumers += c.SlowConsumers.Load()
+	for r := range c.ProxyRefused {
+		sn.ProxyRefused[r] += c.ProxyRefused[r].Load()
+	}
 	p := &c.Packets.pub
 	for d := range p {
 		for tr := range p[d] {

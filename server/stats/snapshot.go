@@ -3,7 +3,11 @@
 // their own counters; everything else reads a Snapshot.
 package stats
 
-import "time"
+import (
+	"time"
+
+	"loopmq/server/proxyproto"
+)
 
 // Transport indexes the per-transport counters.
 type Transport uint8
@@ -53,6 +57,8 @@ type Snapshot struct {
 	TotalConnects  uint64                // CONNECTs accepted
 	ProtocolErrors uint64                // connections closed for a protocol violation
 	SlowConsumers  uint64                // subscribers disconnected for not acknowledging
+	// ProxyRefused are the connections the PROXY protocol layer closed, by reason.
+	ProxyRefused [proxyproto.NumReasons]uint64
 
 	Connected     int64 // clients with an accepted CONNECT
 	Sessions      int64 // sessions, connected or not

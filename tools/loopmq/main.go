@@ -75,6 +75,10 @@ func parseOptions(args []string) (server.Options, daemonFlags, error) {
 		"comma-separated `CIDRs` of proxies whose X-Forwarded-For/X-Real-IP name the WebSocket client")
 	wsMQTT := fs.Bool("ws-mqtt", opts.WSAcceptMQTT, "the WebSocket listener also serves raw MQTT on its port")
 	tcpWS := fs.Bool("tcp-ws", opts.TCPSniffWS, "the TCP listener also accepts WebSocket upgrades on its port")
+	proxyProto := fs.String("proxy-protocol", opts.ProxyProtocol,
+		"PROXY protocol header on every listener: `mode` off, optional or required")
+	proxyCIDRs := fs.String("proxy-trusted-cidrs", "",
+		"comma-separated `CIDRs` of the proxies allowed to send a PROXY header")
 	httpAddr := fs.String("http", opts.HTTPAddr, "metrics, pprof and health `address` (empty disables)")
 	pwFile := fs.String("password-file", opts.PasswordFile, "Mosquitto password `file` (mosquitto_passwd or loopmq passwd); re-read on SIGHUP")
 	allowAnon := fs.Bool("allow-anonymous", opts.AllowAnonymous, "with -password-file, also accept clients that send no user name")
@@ -115,6 +119,10 @@ func parseOptions(args []string) (server.Options, daemonFlags, error) {
 			opts.WSAcceptMQTT = *wsMQTT
 		case "tcp-ws":
 			opts.TCPSniffWS = *tcpWS
+		case "proxy-protocol":
+			opts.ProxyProtocol = *proxyProto
+		case "proxy-trusted-cidrs":
+			opts.ProxyTrustedCIDRs = splitList(*proxyCIDRs)
 		case "http":
 			opts.HTTPAddr = *httpAddr
 		case "password-file":
