@@ -10,6 +10,7 @@ import (
 	"github.com/valyala/bytebufferpool"
 
 	"loopmq/codec"
+	"loopmq/server/auth"
 )
 
 // Connection states, in order: a client only moves forward.
@@ -60,11 +61,17 @@ type client struct {
 
 	will      *message
 	willDelay uint32
-	pending   *connackInfo // from CONNECT until CONNACK
+
+	// ACL (authfile.go): rights is nil without acl_file, which permits everything; authz holds what recompiling
+	// them after a reload needs.
+	rights  *auth.Rights
+	authz   *clientAuthz
+	pending *connackInfo // from CONNECT until CONNACK
 
 	normalDisconnect bool // DISCONNECT with reason 0x00 (or v3 DISCONNECT): no will
 	takenOver        bool
 	violationLogged  bool
+	denyLogged       bool // a publish denied by acl_file was logged
 	closeAfterRead   bool // set inside OnTraffic: return gnet.Close
 	inTraffic        bool
 	refused          bool // over max_connections: answer CONNECT with "server unavailable"
@@ -198,6 +205,9 @@ func (cl *client) handle(h codec.FixedHeader, body []byte) {
 		}
 		cl.handleConnect(&d.Connect, d.Decode(h, body, 0))
 		return
+	}
+	if cl.authz != nil {
+		cl.refreshRights() // rights follow a reload from the next packet on
 	}
 	switch h.Type {
 	case codec.TypePublish, codec.TypePuback, codec.TypePubrec, codec.TypePubrel, codec.TypePubcomp,

@@ -128,6 +128,19 @@ type Options struct {
 	// LogFormat is "text" or "json". Default "text".
 	LogFormat string `yaml:"log_format"`
 
+	// PasswordFile is a Mosquitto password file (mosquitto_passwd or `loopmq passwd` output: $7$ PBKDF2-SHA512,
+	// $6$ SHA-512 and $8$ Argon2id entries). When set, clients must send a user name and its password; checks run
+	// on a worker pool, never on an event loop. A file that cannot be read stops the broker at start, with its
+	// file:line. Re-read on SIGHUP (Server.ReloadAuth). Default empty: no password check.
+	PasswordFile string `yaml:"password_file"`
+	// AllowAnonymous lets clients that send no user name connect when PasswordFile is set (they get the ACL's
+	// anonymous section). Without PasswordFile it has no effect: everyone may connect. Default false.
+	AllowAnonymous bool `yaml:"allow_anonymous"`
+	// ACLFile is a Mosquitto ACL file (topic, user and pattern lines with %c and %u). When set, every PUBLISH, every
+	// delivery (retained ones included) and the will are checked against the client's rights, compiled once per
+	// connection. An empty file denies everything. Re-read on SIGHUP. Default empty: no topic checks.
+	ACLFile string `yaml:"acl_file"`
+
 	// Logger, when set, is used instead of one built from LogLevel and LogFormat (library use).
 	Logger *slog.Logger `yaml:"-"`
 	// Authenticator decides whether a CONNECT is accepted. Default AllowAll.
@@ -241,6 +254,9 @@ func (o *Options) Validate() error {
 	}
 	if _, err := parseLevel(o.LogLevel); err != nil {
 		errs = append(errs, err)
+	}
+	if o.PasswordFile != "" && o.Authenticator != nil {
+		bad("password_file and a custom Authenticator cannot both be set")
 	}
 	if o.LogFormat != "text" && o.LogFormat != "json" {
 		bad("log_format %q must be text or json", o.LogFormat)

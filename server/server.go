@@ -80,7 +80,9 @@ type Server struct {
 	proxy        proxyState // PROXY protocol layers (proxy.go)
 
 	authPool chan authJob // set when the Authenticator may block
-	lastSys  atomic.Int64 // unix nano of the last $SYS publication
+	// rules are the password and ACL files in force; nil when neither is configured.
+	rules   atomic.Pointer[authRules]
+	lastSys atomic.Int64 // unix nano of the last $SYS publication
 }
 
 // New validates opts and builds a Server; call Start to listen.
@@ -98,6 +100,16 @@ func New(opts Options) (*Server, error) {
 	}
 	if s.log == nil {
 		s.log = newLogger(os.Stderr, opts.LogLevel, opts.LogFormat)
+	}
+	if opts.PasswordFile != "" || opts.ACLFile != "" {
+		r, err := loadAuthRules(&opts, 1)
+		if err != nil {
+			return nil, err
+		}
+		s.rules.Store(r)
+		if opts.PasswordFile != "" {
+			s.auth = fileAuth{rules: &s.rules, allowAnonymous: opts.AllowAnonymous}
+		}
 	}
 	if s.auth == nil {
 		s.auth = AllowAll{}
@@ -191,6 +203,7 @@ func (s *Server) Start() error {
 	}
 	s.ready.Store(true)
 	s.log.Info("loopmq started", "tcp", s.tcpAddr, "ws", s.wsAddr, "tls", s.tlsAddr, "wss", s.wssAddr, "http", s.HTTPAddr(), "version", Version)
+	s.logAuthMode()
 	return nil
 }
 

@@ -111,6 +111,8 @@ func brokerSeries() []series {
 		func(sn *Snapshot) uint64 { return sn.DroppedExpired })
 	counter("dropped_retained_total", "Retained messages not stored because of the retained limits.",
 		func(sn *Snapshot) uint64 { return sn.DroppedRetained })
+	counter("publish_denied_total", "PUBLISH packets refused by acl_file (not routed).",
+		func(sn *Snapshot) uint64 { return sn.PublishDenied })
 	counter("slow_consumers_total", "Clients disconnected for acknowledging nothing while their queue was over its limit.",
 		func(sn *Snapshot) uint64 { return sn.SlowConsumers })
 	for r := range proxyproto.NumReasons {

@@ -19,6 +19,7 @@ type Loop struct {
 	DroppedTooLarge       atomic.Uint64 // larger than the client's Maximum Packet Size
 	DroppedExpired        atomic.Uint64 // Message Expiry Interval passed before delivery
 	DroppedRetained       atomic.Uint64 // retained beyond the retained limits
+	PublishDenied         atomic.Uint64 // PUBLISH refused by acl_file
 	// Connects counts connections accepted, by transport, once sniffing decided it.
 	Connects       [NumTransports]atomic.Uint64
 	ProtocolErrors atomic.Uint64
@@ -111,6 +112,7 @@ func (sn *Snapshot) Add(c *Loop) {
 	sn.DroppedTooLarge += c.DroppedTooLarge.Load()
 	sn.DroppedExpired += c.DroppedExpired.Load()
 	sn.DroppedRetained += c.DroppedRetained.Load()
+	sn.PublishDenied += c.PublishDenied.Load()
 	for tr := range c.Connects {
 		sn.Connects[tr] += c.Connects[tr].Load()
 	}

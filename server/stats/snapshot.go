@@ -50,6 +50,7 @@ type Snapshot struct {
 	DroppedTooLarge  uint64 // larger than the client's Maximum Packet Size
 	DroppedExpired   uint64 // Message Expiry Interval passed before delivery
 	DroppedRetained  uint64 // retained beyond the retained limits
+	PublishDenied    uint64 // PUBLISH refused by acl_file (not counted in the dropped total)
 
 	Connects       [NumTransports]uint64 // connections accepted, by transport
 	Open           [NumTransports]int64  // connections open, by transport

@@ -28,6 +28,9 @@ type daemonFlags struct {
 }
 
 func run(args []string) error {
+	if len(args) > 0 && args[0] == "passwd" {
+		return runPasswd(args[1:], os.Stdin, os.Stdout)
+	}
 	opts, d, err := parseOptions(args)
 	if err != nil {
 		return err
@@ -48,7 +51,12 @@ func run(args []string) error {
 		if s != syscall.SIGHUP {
 			break
 		}
-		_ = srv.ReloadCertificates() // logged by the server; the old pair stays on an error
+		// SIGHUP reloads the TLS pair and the password and ACL files; each logs its result, and a broken file or
+		// pair keeps the old one.
+		if opts.TLSCertFile != "" {
+			_ = srv.ReloadCertificates()
+		}
+		_ = srv.ReloadAuth()
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -87,6 +95,9 @@ func parseOptions(args []string) (server.Options, daemonFlags, error) {
 	proxyCIDRs := fs.String("proxy-trusted-cidrs", "",
 		"comma-separated `CIDRs` of the proxies allowed to send a PROXY header")
 	httpAddr := fs.String("http", opts.HTTPAddr, "metrics, pprof and health `address` (empty disables)")
+	pwFile := fs.String("password-file", opts.PasswordFile, "Mosquitto password `file` (mosquitto_passwd or loopmq passwd); re-read on SIGHUP")
+	allowAnon := fs.Bool("allow-anonymous", opts.AllowAnonymous, "with -password-file, also accept clients that send no user name")
+	aclFile := fs.String("acl-file", opts.ACLFile, "Mosquitto ACL `file` checked on publish, delivery and will; re-read on SIGHUP")
 	level := fs.String("log-level", opts.LogLevel, "log `level`: debug, info, warn, error")
 	format := fs.String("log-format", opts.LogFormat, "log `format`: text or json")
 	if err := fs.Parse(args); err != nil {
@@ -143,6 +154,12 @@ func parseOptions(args []string) (server.Options, daemonFlags, error) {
 			opts.ProxyTrustedCIDRs = splitList(*proxyCIDRs)
 		case "http":
 			opts.HTTPAddr = *httpAddr
+		case "password-file":
+			opts.PasswordFile = *pwFile
+		case "allow-anonymous":
+			opts.AllowAnonymous = *allowAnon
+		case "acl-file":
+			opts.ACLFile = *aclFile
 		case "log-level":
 			opts.LogLevel = *level
 		case "log-format":
