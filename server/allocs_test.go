@@ -32,6 +32,38 @@ func TestFanoutDoesNotAllocate(t *testing.T) {
 	}
 }
 
+// TestFanoutWithACLDoesNotAllocate: with a 1,000-line acl_file in force, a permitted publish (CanPublish) and
+// its deliveries (each subscriber's CanRead) allocate nothing; a denied publish neither.
+func TestFanoutWithACLDoesNotAllocate(t *testing.T) {
+	bb := newACLBenchBroker(t, 2)
+	subs := make([]*fakeConn, 10)
+	for i := range subs {
+		var cl *client
+		cl, subs[i] = bb.aclClient(i%2, fmt.Sprintf("s%d", i), codec.V311)
+		bb.s.index.Subscribe([]byte("bench/+/temp"), topic.Subscription{Subscriber: cl.s.subID})
+	}
+	pub, _ := bb.aclClient(0, "p", codec.V311)
+	pk := codec.Publish{Topic: []byte("bench/1/temp"), Payload: []byte("hello")}
+	ok := pk.Append(nil, codec.V311)
+	pk.Topic = []byte("bench/1/denied")
+	denied := pk.Append(nil, codec.V311)
+	for i := 0; i < 100; i++ {
+		pub.process(ok)
+		pub.process(denied)
+		bb.pass()
+	}
+	before := subs[9].written
+	if a := testing.AllocsPerRun(1000, func() { pub.process(ok); bb.pass() }); a != 0 {
+		t.Fatalf("%.1f allocations per permitted publish to 10 subscribers with a 1,000-line ACL, want 0", a)
+	}
+	if subs[9].written == before {
+		t.Fatal("the permitted publishes were not delivered")
+	}
+	if a := testing.AllocsPerRun(1000, func() { pub.process(denied); bb.pass() }); a != 0 {
+		t.Fatalf("%.1f allocations per denied publish, want 0", a)
+	}
+}
+
 // TestWSPathDoesNotAllocate holds the zero-allocation claim for WebSocket in and out in steady state, and checks
 // each delivery is one binary frame of the right size.
 func TestWSPathDoesNotAllocate(t *testing.T) {

@@ -6,6 +6,9 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -305,6 +308,106 @@ func BenchmarkConnectClose(b *testing.B) {
 		cl.onClose(nil)
 		if i&63 == 63 {
 			bb.pass()
+		}
+	}
+}
+
+// bigACL writes a 1,000-line ACL file: 500 lines in the publishing user's own section (the grant it needs
+// last), 400 lines of other users, 100 patterns, so each check scans or caches long rule lists.
+func bigACL(tb testing.TB) string {
+	var b strings.Builder
+	b.WriteString("user bench\n")
+	for i := 0; i < 499; i++ {
+		fmt.Fprintf(&b, "topic readwrite other/%d/#\n", i)
+	}
+	b.WriteString("topic readwrite bench/+/temp\n")
+	for i := 0; i < 400; i++ {
+		if i%4 == 0 {
+			fmt.Fprintf(&b, "user u%d\n", i)
+		} else {
+			fmt.Fprintf(&b, "topic read u/%d/#\n", i)
+		}
+	}
+	for i := 0; i < 100; i++ {
+		fmt.Fprintf(&b, "pattern read p/%d/%%u/%%c/#\n", i)
+	}
+	path := filepath.Join(tb.TempDir(), "acl")
+	if err := os.WriteFile(path, []byte(b.String()), 0o600); err != nil {
+		tb.Fatal(err)
+	}
+	return path
+}
+
+// newACLBenchBroker is newBenchBroker with acl_file set to a 1,000-line file.
+func newACLBenchBroker(tb testing.TB, loops int) *benchBroker {
+	o := DefaultOptions()
+	o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	o.OutboundHighWater = 1 << 30
+	o.ACLFile = bigACL(tb)
+	s, err := New(o)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	b := &benchBroker{s: s}
+	for i := 0; i < loops; i++ {
+		fl := &fakeLoop{}
+		b.fls = append(b.fls, fl)
+		b.loops = append(b.loops, s.loopFor(fl))
+	}
+	return b
+}
+
+// aclClient is benchBroker.client for user "bench", with its rights compiled as CONNECT compiles them.
+func (b *benchBroker) aclClient(i int, id string, v codec.Version) (*client, *fakeConn) {
+	cl, fc := b.client(i, id, v)
+	cl.authz = &clientAuthz{user: "bench"}
+	cl.compileRights(b.s.rules.Load())
+	if cl.rights == nil || !cl.rights.CanPublish([]byte("bench/1/temp")) || cl.rights.CanPublish([]byte("bench/1/x")) {
+		b.s.log.Error("bench rights not compiled as expected")
+		panic("bench rights")
+	}
+	return cl, fc
+}
+
+// BenchmarkPublishACL is BenchmarkPublishFanout's QoS 0 case with and without a 1,000-line acl_file in force:
+// the publisher's CanPublish and every subscriber's CanRead run on each publish.
+func BenchmarkPublishACL(b *testing.B) {
+	for _, n := range []int{1, 100} {
+		for _, acl := range []bool{false, true} {
+			b.Run(fmt.Sprintf("subs=%d/acl=%v", n, acl), func(b *testing.B) {
+				var bb *benchBroker
+				mk := func(i int, id string) (*client, *fakeConn) { return bb.client(i, id, codec.V311) }
+				if acl {
+					bb = newACLBenchBroker(b, 2)
+					mk = func(i int, id string) (*client, *fakeConn) { return bb.aclClient(i, id, codec.V311) }
+				} else {
+					bb = newBenchBroker(b, 2)
+				}
+				conns := make([]*fakeConn, n)
+				for i := range conns {
+					var cl *client
+					cl, conns[i] = mk(i%2, fmt.Sprintf("sub%d", i))
+					bb.s.index.Subscribe([]byte("bench/+/temp"), topic.Subscription{Subscriber: cl.s.subID})
+				}
+				pub, _ := mk(0, "pub")
+				pk := codec.Publish{Topic: []byte("bench/1/temp"), Payload: make([]byte, 64)}
+				pkt := pk.Append(nil, codec.V311)
+				for i := 0; i < 100; i++ {
+					pub.process(pkt)
+					bb.pass()
+				}
+				b.ReportAllocs()
+				b.ResetTimer()
+				for i := 0; i < b.N; i++ {
+					pub.process(pkt)
+					bb.pass()
+				}
+				b.StopTimer()
+				b.ReportMetric(float64(b.N*n)/b.Elapsed().Seconds(), "msgs/s")
+				if conns[0].written == 0 || conns[n-1].written == 0 {
+					b.Fatal("subscribers received nothing")
+				}
+			})
 		}
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/valyala/bytebufferpool"
 
 	"loopmq/codec"
+	"loopmq/server/auth"
 )
 
 // Connection states, in order: a client only moves forward.
@@ -60,11 +61,17 @@ type client struct {
 
 	will      *message
 	willDelay uint32
-	pending   *connackInfo // from CONNECT until CONNACK
+
+	// ACL (authfile.go): rights is nil without acl_file, which permits everything; authz holds what recompiling
+	// them after a reload needs.
+	rights  *auth.Rights
+	authz   *clientAuthz
+	pending *connackInfo // from CONNECT until CONNACK
 
 	normalDisconnect bool // DISCONNECT with reason 0x00 (or v3 DISCONNECT): no will
 	takenOver        bool
 	violationLogged  bool
+	denyLogged       bool // a publish denied by acl_file was logged
 	closeAfterRead   bool // set inside OnTraffic: return gnet.Close
 	inTraffic        bool
 	refused          bool // over max_connections: answer CONNECT with "server unavailable"
@@ -89,8 +96,8 @@ func (cl *client) onTraffic() gnet.Action {
 		return gnet.None
 	}
 	raw, _ := cl.c.Peek(-1)
-	if len(raw) == 0 {
-		return gnet.None
+	if len(raw) == 0 && cl.tr == nil {
+		return gnet.None // a layer may have work without new bytes: a TLS handshake's worker woke the loop
 	}
 	cl.inTraffic = true
 	defer func() { cl.inTraffic = false }()
@@ -118,7 +125,7 @@ func (cl *client) onTraffic() gnet.Action {
 	}
 	off := cl.inbound(raw)
 	cl.l.stats.BytesIn.Add(uint64(off))
-	if cl.transport == transportWS { // series are by transport name, whatever layers the connection has
+	if overWS(cl.transport) { // series are by transport name, whatever layers the connection has
 		cl.l.stats.WSBytesIn.Add(uint64(off))
 	}
 	cl.discard(off)
@@ -180,7 +187,7 @@ func (cl *client) process(buf []byte) int {
 		cl.want = 0
 		body := buf[off+h.Size : off+h.Len()]
 		off += h.Len()
-		cl.l.stats.PacketIn(cl.transport == transportWS, h)
+		cl.l.stats.PacketIn(overWS(cl.transport), h)
 		cl.handle(h, body)
 	}
 	return off
@@ -199,6 +206,9 @@ func (cl *client) handle(h codec.FixedHeader, body []byte) {
 		d := &cl.l.dec
 		cl.handleConnect(&d.Connect, d.Decode(h, body, 0))
 		return
+	}
+	if cl.authz != nil {
+		cl.refreshRights() // rights follow a reload from the next packet on
 	}
 	switch h.Type {
 	case codec.TypePublish:
@@ -237,7 +247,7 @@ func (cl *client) buf() []byte {
 
 // write stores the outbox after appending to buf() and schedules the flush.
 func (cl *client) write(b []byte) {
-	cl.l.stats.PacketOut(cl.transport == transportWS, b, len(cl.out.B))
+	cl.l.stats.PacketOut(overWS(cl.transport), b, len(cl.out.B))
 	cl.out.B = b
 	if cl.state < stClosed {
 		cl.l.markDirty(cl)

@@ -146,6 +146,9 @@ func (cl *client) handleConnect(p *codec.Connect, err error) {
 		UsernameFlag: p.UsernameFlag, PasswordFlag: p.PasswordFlag,
 		ProtocolLevel: byte(p.Version), RemoteAddr: cl.remoteAddr(),
 	}
+	if r := s.rules.Load(); r != nil && r.acl != nil {
+		cl.authz = &clientAuthz{user: string(p.Username), anonymous: !p.UsernameFlag}
+	}
 	if s.authPool != nil {
 		cl.authenticateAsync(&info)
 		return
@@ -158,6 +161,15 @@ func (cl *client) afterAuth(r AuthResult) {
 	if r != AuthAccepted {
 		cl.refuse(codec.ReasonCode(r), "not authorized")
 		return
+	}
+	if cl.authz != nil {
+		cl.compileRights(cl.l.s.rules.Load())
+		if w := cl.will; w != nil && !cl.rights.CanPublish(w.topic) {
+			// Mosquitto 2.0 accepts the CONNECT and never publishes the will; so do we (docs/security.md).
+			cl.logConn("will dropped: topic not permitted by acl_file", "will_topic", string(w.topic))
+			w.release()
+			cl.will = nil
+		}
 	}
 	cl.claimSession(cl.pending.assignedID, cl.pending.cleanStart)
 }
@@ -177,6 +189,7 @@ func (cl *client) attach(s *session, present bool) {
 	cl.s = s
 	cl.state = stConnected
 	s.cl = cl
+	s.rights.Store(cl.rights)
 	s.online.Store(true)
 	if s.flow != nil {
 		s.progressAt = l.wheel.now

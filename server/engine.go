@@ -39,6 +39,8 @@ func (e *engine) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 	l.stats.Conns.Add(1)
 	if t := s.listenerTransport(localPort(c)); t != transportSniff {
 		cl.setTransport(t)
+	} else {
+		cl.sniffBehindProxy()
 	}
 	if n := s.openConns.Add(1); s.opts.MaxConnections > 0 && n > int64(s.opts.MaxConnections) {
 		cl.refused = true

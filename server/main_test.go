@@ -3,6 +3,8 @@ package server
 import (
 	"bufio"
 	"bytes"
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"io"
 	"net"
@@ -22,14 +24,15 @@ import (
 const (
 	idleAddrEnv = "LOOPMQ_IDLE_ADDR" // broker address to connect to
 	idleNEnv    = "LOOPMQ_IDLE_N"    // how many clients
-	idleModeEnv = "LOOPMQ_IDLE_MODE" // "ws" for WebSocket, anything else for TCP
+	idleModeEnv = "LOOPMQ_IDLE_MODE" // "ws" for WebSocket, "tls" and "wss" over TLS, anything else for TCP
+	idleCAEnv   = "LOOPMQ_IDLE_CA"   // the CA file TLS clients trust
 )
 
 // TestMain runs the idle-clients helper instead of the tests when the memory budgets start this binary as one.
 func TestMain(m *testing.M) {
 	if addr := os.Getenv(idleAddrEnv); addr != "" {
 		n, _ := strconv.Atoi(os.Getenv(idleNEnv))
-		if err := holdIdleClients(addr, n, os.Getenv(idleModeEnv) == "ws"); err != nil {
+		if err := holdIdleClients(addr, n, os.Getenv(idleModeEnv)); err != nil {
 			fmt.Fprintln(os.Stderr, "idle clients:", err)
 			os.Exit(1)
 		}
@@ -38,14 +41,27 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// holdIdleClients connects n clean-session MQTT 3.1.1 clients to addr over TCP or WebSocket, prints "ready" and
-// holds them until stdin closes.
-func holdIdleClients(addr string, n int, isWS bool) error {
+// holdIdleClients connects n clean-session MQTT 3.1.1 clients to addr over TCP, WebSocket, TLS or WebSocket over
+// TLS (mode tcp, ws, tls, wss), prints "ready" and holds them until stdin closes.
+func holdIdleClients(addr string, n int, mode string) error {
+	isWS := mode == "ws" || mode == "wss"
+	var cfg *tls.Config
+	if mode == "tls" || mode == "wss" {
+		pem, err := os.ReadFile(os.Getenv(idleCAEnv))
+		if err != nil {
+			return err
+		}
+		cfg = &tls.Config{RootCAs: x509.NewCertPool(), ServerName: "localhost"}
+		cfg.RootCAs.AppendCertsFromPEM(pem)
+	}
 	conns := make([]net.Conn, 0, n)
 	for i := 0; i < n; i++ {
 		c, err := net.Dial("tcp", addr)
 		if err != nil {
 			return err
+		}
+		if cfg != nil {
+			c = tls.Client(c, cfg)
 		}
 		c.SetDeadline(time.Now().Add(10 * time.Second))
 		connect := connect311(fmt.Sprintf("idle-%d", i), true)

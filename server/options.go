@@ -15,6 +15,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"loopmq/server/tlslayer"
 	"loopmq/server/ws"
 )
 
@@ -45,6 +46,31 @@ type Options struct {
 	WSAcceptMQTT bool `yaml:"ws_accept_mqtt"`
 	// TCPSniffWS lets the TCP listener also accept WebSocket upgrades on the same port. Default false.
 	TCPSniffWS bool `yaml:"tcp_ws"`
+	// TLSAddr is the MQTT-over-TLS listen address, served only when TLSCertFile is set. Default ":8883". The same
+	// address as TCPAddr (or WSAddr) makes that one listener serve both, told apart by the first byte (0x16 starts
+	// a TLS handshake).
+	TLSAddr string `yaml:"tls_addr"`
+	// WSSAddr is the MQTT-over-WebSocket-over-TLS listen address (path WSPath), served only when TLSCertFile is
+	// set. Default ":8084".
+	WSSAddr string `yaml:"wss_addr"`
+	// TLSCertFile and TLSKeyFile are the server's certificate (a chain in the file is sent whole) and private key,
+	// PEM. Both empty (default): no TLS listener.
+	TLSCertFile string `yaml:"tls_cert_file"`
+	TLSKeyFile  string `yaml:"tls_key_file"`
+	// TLSClientCAFile is the PEM file of the CAs that client certificates must chain to.
+	TLSClientCAFile string `yaml:"tls_client_ca_file"`
+	// TLSClientAuth is "none" (default: no client certificate asked), "request" (verified when sent) or
+	// "require" (a client without a valid certificate is refused). request and require need TLSClientCAFile.
+	TLSClientAuth string `yaml:"tls_client_auth"`
+	// TLSMinVersion is the oldest TLS version accepted: "1.2" (default) or "1.3".
+	TLSMinVersion string `yaml:"tls_min_version"`
+	// ProxyProtocol reads a PROXY protocol (v1 or v2) header at the start of every connection on every listener:
+	// "off" (no header is read), "optional" (a header is read when there is one) or "required" (a connection
+	// without one is closed). The header's source address is then the client's address. Default "off".
+	ProxyProtocol string `yaml:"proxy_protocol"`
+	// ProxyTrustedCIDRs lists the networks (CIDRs, or single addresses) of the proxies allowed to send a PROXY
+	// header; a header from any other peer closes the connection. Required when ProxyProtocol is not "off".
+	ProxyTrustedCIDRs []string `yaml:"proxy_trusted_cidrs"`
 	// HTTPAddr serves /metrics, /healthz, /readyz and /debug/pprof/. Default "127.0.0.1:8080". Empty disables it.
 	HTTPAddr string `yaml:"http_addr"`
 
@@ -102,6 +128,19 @@ type Options struct {
 	// LogFormat is "text" or "json". Default "text".
 	LogFormat string `yaml:"log_format"`
 
+	// PasswordFile is a Mosquitto password file (mosquitto_passwd or `loopmq passwd` output: $7$ PBKDF2-SHA512,
+	// $6$ SHA-512 and $8$ Argon2id entries). When set, clients must send a user name and its password; checks run
+	// on a worker pool, never on an event loop. A file that cannot be read stops the broker at start, with its
+	// file:line. Re-read on SIGHUP (Server.ReloadAuth). Default empty: no password check.
+	PasswordFile string `yaml:"password_file"`
+	// AllowAnonymous lets clients that send no user name connect when PasswordFile is set (they get the ACL's
+	// anonymous section). Without PasswordFile it has no effect: everyone may connect. Default false.
+	AllowAnonymous bool `yaml:"allow_anonymous"`
+	// ACLFile is a Mosquitto ACL file (topic, user and pattern lines with %c and %u). When set, every PUBLISH, every
+	// delivery (retained ones included) and the will are checked against the client's rights, compiled once per
+	// connection. An empty file denies everything. Re-read on SIGHUP. Default empty: no topic checks.
+	ACLFile string `yaml:"acl_file"`
+
 	// Logger, when set, is used instead of one built from LogLevel and LogFormat (library use).
 	Logger *slog.Logger `yaml:"-"`
 	// Authenticator decides whether a CONNECT is accepted. Default AllowAll.
@@ -118,6 +157,11 @@ func DefaultOptions() Options {
 		WSAddr:                    ":8083",
 		WSPath:                    "/mqtt",
 		WSAcceptMQTT:              true,
+		TLSAddr:                   ":8883",
+		WSSAddr:                   ":8084",
+		TLSClientAuth:             "none",
+		TLSMinVersion:             "1.2",
+		ProxyProtocol:             "off",
 		HTTPAddr:                  "127.0.0.1:8080",
 		MaxPacketSize:             1 << 20,
 		ConnectTimeout:            10 * time.Second,
@@ -141,13 +185,26 @@ const maxWirePacket = 268435455 + 5
 func (o *Options) Validate() error {
 	var errs []error
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
-	if o.TCPAddr == "" && o.WSAddr == "" {
-		bad("tcp_addr and ws_addr are both empty: nothing to listen on")
+	if o.TCPAddr == "" && o.WSAddr == "" && (!o.tlsOn() || o.TLSAddr == "" && o.WSSAddr == "") {
+		bad("tcp_addr and ws_addr are both empty (and no TLS listener): nothing to listen on")
+	}
+	if o.tlsOn() {
+		if _, _, err := o.tlsConfigs(); err != nil {
+			errs = append(errs, err)
+		}
+		if o.WSSAddr != "" && (o.WSSAddr == o.TCPAddr || o.WSSAddr == o.WSAddr || o.WSSAddr == o.TLSAddr) {
+			bad("wss_addr %q is another listener's address; only tls_addr may share one (with tcp_addr or ws_addr)", o.WSSAddr)
+		}
+	} else if o.TLSKeyFile != "" || o.TLSClientCAFile != "" {
+		bad("tls_key_file or tls_client_ca_file set without tls_cert_file")
 	}
 	if o.WSPath == "" || o.WSPath[0] != '/' {
 		bad("ws_path %q must start with /", o.WSPath)
 	}
 	if _, err := o.wsConfig(); err != nil {
+		errs = append(errs, err)
+	}
+	if _, err := o.proxyConfig(); err != nil {
 		errs = append(errs, err)
 	}
 	if o.MaxPacketSize < 64 || o.MaxPacketSize > maxWirePacket {
@@ -198,6 +255,9 @@ func (o *Options) Validate() error {
 	if _, err := parseLevel(o.LogLevel); err != nil {
 		errs = append(errs, err)
 	}
+	if o.PasswordFile != "" && o.Authenticator != nil {
+		bad("password_file and a custom Authenticator cannot both be set")
+	}
 	if o.LogFormat != "text" && o.LogFormat != "json" {
 		bad("log_format %q must be text or json", o.LogFormat)
 	}
@@ -237,6 +297,40 @@ func (o *Options) LoadYAML(b []byte) error {
 		return fmt.Errorf("config: %w", err)
 	}
 	return nil
+}
+
+// tlsOn says the TLS listeners are served: a certificate is configured.
+func (o *Options) tlsOn() bool { return o.TLSCertFile != "" }
+
+// tlsConfigs loads the certificate and the client CAs and builds the TLS configurations of the MQTT listener (ALPN
+// "mqtt") and of the WebSocket one (ALPN "http/1.1"), sharing one Certs.
+func (o *Options) tlsConfigs() (mqtt, wss *tlslayer.Config, err error) {
+	if o.TLSKeyFile == "" {
+		return nil, nil, errors.New("tls_cert_file is set but tls_key_file is not")
+	}
+	certs, err := tlslayer.LoadCerts(o.TLSCertFile, o.TLSKeyFile)
+	if err != nil {
+		return nil, nil, err
+	}
+	opt := tlslayer.Options{Certs: certs}
+	if opt.ClientAuth, err = tlslayer.ParseClientAuth(o.TLSClientAuth); err != nil {
+		return nil, nil, err
+	}
+	if opt.MinVersion, err = tlslayer.ParseMinVersion(o.TLSMinVersion); err != nil {
+		return nil, nil, err
+	}
+	if o.TLSClientCAFile != "" {
+		if opt.ClientCAs, err = tlslayer.LoadCAPool(o.TLSClientCAFile); err != nil {
+			return nil, nil, fmt.Errorf("tls_client_ca_file: %w", err)
+		}
+	}
+	opt.ALPN = []string{"mqtt"}
+	if mqtt, err = tlslayer.NewConfig(opt); err != nil {
+		return nil, nil, err
+	}
+	opt.ALPN = []string{"http/1.1"}
+	wss, err = tlslayer.NewConfig(opt)
+	return mqtt, wss, err
 }
 
 // wsConfig builds the WebSocket policy from the options, checking origins and proxy networks.

@@ -24,6 +24,9 @@ func FuzzLoadYAML(f *testing.F) {
 	f.Add([]byte("connect_timeout: 1m30s\nmax_keep_alive: 65535s\nsys_interval: 0\nmax_session_expiry: 4294967295s\n"))
 	f.Add([]byte("ws_origins: [\"https://example.com\", \"http://Localhost:8080/\"]\nws_trusted_proxies: [10.0.0.0/8, ::1]\n"))
 	f.Add([]byte("ws_path: mqtt\n"))
+	f.Add([]byte("proxy_protocol: required\nproxy_trusted_cidrs: [10.0.0.0/8, \"::ffff:10.0.0.0/104\", 192.0.2.1]\n"))
+	f.Add([]byte("proxy_protocol: optional\n"))
+	f.Add([]byte("proxy_protocol: on\nproxy_trusted_cidrs: [10.0.0.0/8]\n"))
 	f.Add([]byte("max_packet_size: 268435460\nreceive_maximum: 0\n"))
 	f.Add([]byte("max_packet_size: 1e3\n"))
 	f.Add([]byte("tcp_adr: :1883\n"))
@@ -54,7 +57,8 @@ func FuzzLoadYAML(f *testing.F) {
 			t.Fatalf("dump of valid options does not load: %v\n%s", err, dump)
 		}
 		// A list left out and an empty list mean the same; YAML writes both as [].
-		for _, l := range []*[]string{&o.WSOrigins, &o.WSTrustedProxies, &back.WSOrigins, &back.WSTrustedProxies} {
+		for _, l := range []*[]string{&o.WSOrigins, &o.WSTrustedProxies, &o.ProxyTrustedCIDRs, &back.WSOrigins, &back.WSTrustedProxies,
+			&back.ProxyTrustedCIDRs} {
 			if len(*l) == 0 {
 				*l = nil
 			}

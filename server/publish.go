@@ -77,6 +77,10 @@ func (cl *client) handlePublish(h codec.FixedHeader, body []byte) {
 			}
 		}
 	}
+	if cl.rights != nil && !cl.rights.CanPublish(name) {
+		cl.denyPublish(p, name)
+		return
+	}
 	if bytes.HasPrefix(name, sysPrefix) {
 		// $SYS belongs to the broker: client publishes there are acknowledged and dropped.
 		cl.ackPublish(p, verdict{})
@@ -101,6 +105,32 @@ func (cl *client) handlePublish(h codec.FixedHeader, body []byte) {
 		// A 3.x publisher without a window of its own: stop reading it (flow.go), unless what it waits for is its
 		// own session, which drains only as its input (its PUBACKs) is read.
 		cl.inputPaused = a.waitingOn != s
+	}
+}
+
+// denyPublish answers a PUBLISH the ACL refuses, as Mosquitto 2.0 does: the message goes nowhere (not retained,
+// not routed); an MQTT 5 client gets PUBACK or PUBREC 0x87 (Not authorized), which ends a QoS 2 flow; a 3.x
+// client, whose acknowledgements carry no reason, gets an ordinary PUBACK or PUBREC (then PUBCOMP), so it does not
+// resend. The connection stays. QoS 0 is dropped silently.
+func (cl *client) denyPublish(p *codec.Publish, name []byte) {
+	cl.l.stats.PublishDenied.Add(1)
+	if !cl.denyLogged {
+		cl.denyLogged = true // once per connection: a client retrying a forbidden topic must not flood the log
+		cl.logConn("publish denied by acl_file", "topic", string(name))
+	}
+	switch {
+	case p.QoS == 0:
+	case cl.version == codec.V5:
+		t := codec.TypePuback
+		if p.QoS == 2 {
+			t = codec.TypePubrec
+		}
+		cl.ack(t, p.PacketID, codec.NotAuthorized, nil)
+	case p.QoS == 1:
+		cl.ack(codec.TypePuback, p.PacketID, codec.Success, nil)
+	default:
+		cl.s.inQoS2 = append(cl.s.inQoS2, p.PacketID)
+		cl.ack(codec.TypePubrec, p.PacketID, codec.Success, nil)
 	}
 }
 
@@ -225,6 +255,11 @@ func (l *loop) plan(m *message) verdict {
 			s = l.s.subs.get(one[0].Subscriber)
 		}
 		if s == nil { // only No Local entries of the publisher, or a session that just ended
+			p.ids = p.ids[:idOff]
+			continue
+		}
+		if r := s.rights.Load(); r != nil && !r.CanRead(m.topic) {
+			// acl_file: the subscriber may not read this topic (Mosquitto checks MOSQ_ACL_READ per delivery).
 			p.ids = p.ids[:idOff]
 			continue
 		}

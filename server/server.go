@@ -20,6 +20,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"loopmq/server/layer"
+	"loopmq/server/tlslayer"
 	"loopmq/server/ws"
 	"loopmq/topic"
 )
@@ -48,6 +49,10 @@ type Server struct {
 	wsAddr   string
 	tcpPort  int
 	wsPort   int
+	tlsAddr  string
+	wssAddr  string
+	tlsPort  int
+	wssPort  int
 	httpSrv  *http.Server
 	httpLn   net.Listener
 	started  time.Time
@@ -65,14 +70,19 @@ type Server struct {
 
 	// layers build the transport layers of a new connection, by transport; nil for plain MQTT (TCP) and for a
 	// transport this server does not serve (such connections are closed). It is the seam where server/ws plugs in.
-	layers       [transportCount]func() layer.Layer
-	wsCfg        ws.Config // upgrade policy, read by every loop
-	wsMaxMessage int       // Deframer.MaxPayload
+	layers       [transportCount]func(*client) layer.Layer
+	wsCfg        ws.Config        // upgrade policy, read by every loop
+	tlsCfg       *tlslayer.Config // the MQTT-over-TLS listener's, when TLS is on
+	wssCfg       *tlslayer.Config // the WebSocket-over-TLS listener's
+	wsMaxMessage int              // Deframer.MaxPayload
 	openTCP      atomic.Int64
 	openWS       atomic.Int64
+	proxy        proxyState // PROXY protocol layers (proxy.go)
 
 	authPool chan authJob // set when the Authenticator may block
-	lastSys  atomic.Int64 // unix nano of the last $SYS publication
+	// rules are the password and ACL files in force; nil when neither is configured.
+	rules   atomic.Pointer[authRules]
+	lastSys atomic.Int64 // unix nano of the last $SYS publication
 }
 
 // New validates opts and builds a Server; call Start to listen.
@@ -91,17 +101,42 @@ func New(opts Options) (*Server, error) {
 	if s.log == nil {
 		s.log = newLogger(os.Stderr, opts.LogLevel, opts.LogFormat)
 	}
+	if opts.PasswordFile != "" || opts.ACLFile != "" {
+		r, err := loadAuthRules(&opts, 1)
+		if err != nil {
+			return nil, err
+		}
+		s.rules.Store(r)
+		if opts.PasswordFile != "" {
+			s.auth = fileAuth{rules: &s.rules, allowAnonymous: opts.AllowAnonymous}
+		}
+	}
 	if s.auth == nil {
 		s.auth = AllowAll{}
 	}
 	if ba, ok := s.auth.(BlockingAuthenticator); ok {
 		s.startAuthPool(ba)
 	}
-	if opts.WSAddr != "" || opts.TCPSniffWS {
+	if opts.WSAddr != "" || opts.TCPSniffWS || opts.tlsOn() && opts.WSSAddr != "" {
 		s.wsCfg, _ = opts.wsConfig() // checked by Validate
 		s.wsMaxMessage = wsMaxMessage(opts.MaxPacketSize)
+	}
+	if opts.WSAddr != "" || opts.TCPSniffWS {
 		s.layers[transportWS] = s.newWSLayer
 	}
+	if opts.tlsOn() {
+		var err error
+		if s.tlsCfg, s.wssCfg, err = opts.tlsConfigs(); err != nil {
+			return nil, err // the files changed since Validate
+		}
+		if opts.TLSAddr != "" {
+			s.layers[transportTLS] = s.newTLSLayer
+		}
+		if opts.WSSAddr != "" {
+			s.layers[transportWSS] = s.newWSSLayer
+		}
+	}
+	s.setupProxy()
 	s.sessions.init()
 	s.subs.init()
 	s.waits.init(s.opts.MaxQueuedMessages)
@@ -126,6 +161,14 @@ func (s *Server) Start() error {
 	}
 	if s.opts.WSAddr != "" && s.opts.WSAddr != s.opts.TCPAddr {
 		addrs = append(addrs, "tcp://"+s.opts.WSAddr)
+	}
+	if s.opts.tlsOn() {
+		if a := s.opts.TLSAddr; a != "" && a != s.opts.TCPAddr && a != s.opts.WSAddr {
+			addrs = append(addrs, "tcp://"+a)
+		}
+		if a := s.opts.WSSAddr; a != "" {
+			addrs = append(addrs, "tcp://"+a)
+		}
 	}
 	booted := make(chan struct{})
 	h := &engine{s: s, booted: booted}
@@ -159,7 +202,8 @@ func (s *Server) Start() error {
 		}
 	}
 	s.ready.Store(true)
-	s.log.Info("loopmq started", "tcp", s.tcpAddr, "ws", s.wsAddr, "http", s.HTTPAddr(), "version", Version)
+	s.log.Info("loopmq started", "tcp", s.tcpAddr, "ws", s.wsAddr, "tls", s.tlsAddr, "wss", s.wssAddr, "http", s.HTTPAddr(), "version", Version)
+	s.logAuthMode()
 	return nil
 }
 
@@ -171,6 +215,12 @@ func (s *Server) recordAddrs() {
 	}
 	if s.opts.WSAddr != "" {
 		s.wsAddr, s.wsPort = s.boundAddr(s.opts.WSAddr)
+	}
+	if s.opts.tlsOn() && s.opts.TLSAddr != "" {
+		s.tlsAddr, s.tlsPort = s.boundAddr(s.opts.TLSAddr)
+	}
+	if s.opts.tlsOn() && s.opts.WSSAddr != "" {
+		s.wssAddr, s.wssPort = s.boundAddr(s.opts.WSSAddr)
 	}
 }
 
@@ -196,6 +246,26 @@ func (s *Server) boundAddr(addr string) (string, int) {
 
 // TCPAddr returns the bound MQTT/TCP address, e.g. "127.0.0.1:40213", or "" when disabled.
 func (s *Server) TCPAddr() string { return s.tcpAddr }
+
+// TLSAddr returns the bound MQTT-over-TLS address, or "" when TLS is off.
+func (s *Server) TLSAddr() string { return s.tlsAddr }
+
+// WSSAddr returns the bound MQTT-over-WebSocket-over-TLS address, or "" when TLS is off.
+func (s *Server) WSSAddr() string { return s.wssAddr }
+
+// ReloadCertificates reads the TLS certificate and key files again: new handshakes use the new pair, open
+// connections keep theirs, and a bad new pair leaves the old one in use (the error says why).
+func (s *Server) ReloadCertificates() error {
+	if s.tlsCfg == nil {
+		return errors.New("tls is off")
+	}
+	if err := s.tlsCfg.Certs().Reload(); err != nil {
+		s.log.Error("tls certificate reload failed; the old pair stays", "err", err)
+		return err
+	}
+	s.log.Info("tls certificate reloaded", "cert", s.opts.TLSCertFile)
+	return nil
+}
 
 // WSAddr returns the bound MQTT/WebSocket address, or "" when disabled.
 func (s *Server) WSAddr() string { return s.wsAddr }

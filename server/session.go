@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 
 	"loopmq/codec"
+	"loopmq/server/auth"
 	"loopmq/server/stats"
 	"loopmq/topic"
 )
@@ -35,7 +36,9 @@ type session struct {
 	discarded bool    // removed from the table; ends when the owner sees it
 	transient bool    // its connection asked for Session Expiry 0: the session ends with that connection
 
-	cl      *client // the connected client, nil while offline (owner only)
+	cl *client // the connected client, nil while offline (owner only)
+	// rights are the ACL rights of the last client attached (nil: no ACL), read by the loops that route to it.
+	rights  atomic.Pointer[auth.Rights]
 	version codec.Version
 	expiry  uint32 // Session Expiry Interval in seconds; neverExpire for "never"
 	filters filterSet

@@ -115,6 +115,10 @@ func (cl *client) sendRetained(w *retainedWalk) {
 			}
 			w.pending[0] = nil
 			w.pending = w.pending[1:]
+			if cl.rights != nil && !cl.rights.CanRead(m.topic) {
+				m.release() // acl_file: a retained message the client may not read is skipped
+				continue
+			}
 			if qos > 0 {
 				s.admit(&l.s.waits) // under the limit (just checked) and online: admitted; deliver releases it
 			}

@@ -8,6 +8,7 @@ import (
 
 	"loopmq/server/layer"
 	"loopmq/server/stats"
+	"loopmq/server/tlslayer"
 	"loopmq/server/ws"
 )
 
@@ -16,17 +17,23 @@ const (
 	transportSniff uint8 = iota
 	transportTCP
 	transportWS
+	transportTLS // MQTT over TLS
+	transportWSS // MQTT over WebSocket over TLS
 	transportCount
 )
 
+// overWS says the transport is WebSocket, with or without TLS: its packets and bytes go in the ws series.
+func overWS(t uint8) bool { return t == transportWS || t == transportWSS }
+
 // sniffers map the first bytes of a connection on a listener that serves several transports to its transport.
-// Plain MQTT matches no row (its first byte is CONNECT's 0x10). The TLS (0x16) and PROXY protocol ("PROXY ",
-// "\r\n\r\n\x00\r\nQUIT\n") layers add their rows here.
+// Plain MQTT matches no row (its first byte is CONNECT's 0x10). The PROXY protocol has no row: it runs under every
+// transport when enabled, and a sniffing layer above it (proxy.go) reads this table after the header.
 var sniffers = [...]struct {
 	prefix    string
 	transport uint8
 }{
 	{"GET ", transportWS},
+	{"\x16", transportTLS}, // a TLS handshake record: served only where tls_addr shares the listener
 }
 
 // sniffTransport decides the transport of a connection from its first bytes; decided is false while they are a
@@ -51,7 +58,14 @@ func sniffTransport(first []byte) (t uint8, decided bool) {
 func (s *Server) listenerTransport(port int) uint8 {
 	isWS := s.opts.WSAddr != "" && port == s.wsPort
 	isTCP := s.opts.TCPAddr != "" && port == s.tcpPort
+	isTLS := s.tlsPort != 0 && port == s.tlsPort
 	switch {
+	case s.wssPort != 0 && port == s.wssPort:
+		return transportWSS
+	case isTLS && (isTCP || isWS):
+		return transportSniff
+	case isTLS:
+		return transportTLS
 	case isWS && isTCP:
 		return transportSniff
 	case isWS && s.opts.WSAcceptMQTT:
@@ -65,9 +79,26 @@ func (s *Server) listenerTransport(port int) uint8 {
 }
 
 // newWSLayer is the layer stack of a WebSocket connection.
-func (s *Server) newWSLayer() layer.Layer {
+func (s *Server) newWSLayer(*client) layer.Layer {
 	return ws.NewLayer(&s.wsCfg, s.wsMaxMessage)
 }
+
+// newTLSLayer is the layer of an MQTT-over-TLS connection. Its handshake runs on a worker and wakes the
+// connection's loop (gnet's Wake runs OnTraffic there, and ignores a connection closed meanwhile).
+func (s *Server) newTLSLayer(cl *client) layer.Layer {
+	return tlslayer.New(s.tlsCfg, cl.wake)
+}
+
+// newWSSLayer is the layer stack of a WebSocket-over-TLS connection.
+func (s *Server) newWSSLayer(cl *client) layer.Layer {
+	return layer.Stack(tlslayer.New(s.wssCfg, cl.wake), ws.NewLayer(&s.wsCfg, s.wsMaxMessage))
+}
+
+// onTLSListener says cl was accepted on the tls_addr listener: a sniffed TLS handshake is served there only.
+func (cl *client) onTLSListener() bool { return localPort(cl.c) == cl.l.s.tlsPort }
+
+// wake asks the connection's loop to run its read path, from another goroutine (a TLS handshake's worker).
+func (cl *client) wake() { _ = cl.c.Wake(nil) }
 
 // wsMaxMessage is the Deframer bound (on single frames and on whole messages) for a broker whose packets may be up
 // to maxPacket bytes. A message may carry many MQTT packets (MQTT.js and paho send one packet per message, but
@@ -82,17 +113,21 @@ func wsMaxMessage(maxPacket int) int {
 type transportState struct {
 	layer layer.Layer                // the connection's layers, bottom to top, as one
 	carry *bytebufferpool.ByteBuffer // partial MQTT packet left after the layers
+	sniff *sniffLayer                // on a sniffing listener behind a PROXY layer: decides the transport
 	peer  net.Addr                   // the TCP peer, for Inbound (read once: it is an interface call)
 }
 
 // sniff decides the transport from the first bytes. It returns false while it cannot decide yet or when the
 // connection is being closed.
 func (cl *client) sniff(raw []byte) bool {
+	if cl.tr != nil {
+		return true // a PROXY layer reads first; the sniffing layer above it decides (proxy.go)
+	}
 	t, decided := sniffTransport(raw)
 	if !decided {
 		return false
 	}
-	if t != transportTCP && cl.l.s.layers[t] == nil {
+	if t != transportTCP && cl.l.s.layers[t] == nil || t == transportTLS && !cl.onTLSListener() {
 		cl.closeNow("transport not served on this listener (first bytes " + strconv.Quote(string(raw[:min(len(raw), 4)])) + ")")
 		return false
 	}
@@ -100,15 +135,27 @@ func (cl *client) sniff(raw []byte) bool {
 	return true
 }
 
+// newTransportState gives cl's connection the layers l.
+func (cl *client) newTransportState(l layer.Layer) *transportState {
+	return &transportState{layer: l, peer: cl.c.RemoteAddr()}
+}
+
 // setTransport records the transport of cl once it is known, creating its layers, and counts the connection under
 // its transport.
 func (cl *client) setTransport(t uint8) {
-	cl.transport = t
 	s := cl.l.s
 	if newLayer := s.layers[t]; newLayer != nil {
-		cl.tr = &transportState{layer: newLayer(), peer: cl.c.RemoteAddr()}
+		cl.tr = cl.newTransportState(newLayer(cl))
 	}
-	if t == transportWS {
+	cl.countTransport(t)
+}
+
+// countTransport records the transport of cl once it is known and counts the connection under it: WebSocket over
+// TLS under ws, MQTT over TLS under tcp.
+func (cl *client) countTransport(t uint8) {
+	cl.transport = t
+	s := cl.l.s
+	if overWS(t) {
 		cl.l.stats.Connects[stats.WS].Add(1)
 		s.openWS.Add(1)
 		return
@@ -128,6 +175,9 @@ func (cl *client) inbound(raw []byte) int {
 		k := len(l.reply.Bufs)
 		r := cl.tr.layer.Inbound(raw[off:], peer, &l.reply)
 		off += r.Consumed
+		if cl.transport == transportSniff && cl.tr.sniff != nil && cl.tr.sniff.t != transportSniff {
+			cl.countTransport(cl.tr.sniff.t) // decided behind a PROXY header, before its first packet is counted
+		}
 		if len(r.Data) > 0 {
 			cl.feed(r.Data)
 		}
@@ -136,6 +186,7 @@ func (cl *client) inbound(raw []byte) int {
 			cl.sendReplies()
 		}
 		if r.Err != nil {
+			cl.countProxyRefusal(r.Err)
 			cl.closeNow("transport: " + r.Err.Error())
 			break
 		}
@@ -187,7 +238,7 @@ func (cl *client) sendReplies() {
 	if cl.state < stClosed {
 		n := uint64(v.Len())
 		cl.l.stats.BytesOut.Add(n)
-		if cl.transport == transportWS {
+		if overWS(cl.transport) {
 			cl.l.stats.WSBytesOut.Add(n)
 		}
 		cl.c.Writev(v.Bufs)
@@ -205,7 +256,7 @@ func (cl *client) writeThrough(p []byte) int {
 	n := 0
 	if ok {
 		n, _ = cl.c.Writev(v.Bufs) // every byte of v (gnet buffers what the socket does not take), 0 on error
-		if cl.transport == transportWS {
+		if overWS(cl.transport) {
 			l.stats.WSBytesOut.Add(uint64(n))
 		}
 	}
@@ -228,9 +279,9 @@ func (cl *client) transportClosing(shutdown bool) {
 		}
 	}
 	switch cl.transport {
-	case transportWS:
+	case transportWS, transportWSS:
 		cl.l.s.openWS.Add(-1)
-	case transportTCP:
+	case transportTCP, transportTLS:
 		cl.l.s.openTCP.Add(-1)
 	}
 	cl.transport = transportSniff // counted once even if OnClose ran twice

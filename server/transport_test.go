@@ -76,7 +76,7 @@ func TestTransportLayerSeam(t *testing.T) {
 	s := startBroker(t, func(o *Options) {
 		o.TCPSniffWS = true // the TCP listener hands "GET " connections to the layer
 		o.testHook = func(s *Server) {
-			s.layers[transportWS] = func() layer.Layer { return &handshakeLayer{} }
+			s.layers[transportWS] = func(*client) layer.Layer { return &handshakeLayer{} }
 		}
 	})
 	c := dialRaw(t, s)
@@ -218,7 +218,7 @@ func xorLayers(s *Server, t uint8) func() []*xorLayer {
 	var mu sync.Mutex
 	var made []*xorLayer
 	above := s.layers[t]
-	s.layers[t] = func() layer.Layer {
+	s.layers[t] = func(cl *client) layer.Layer {
 		x := &xorLayer{}
 		mu.Lock()
 		made = append(made, x)
@@ -226,7 +226,7 @@ func xorLayers(s *Server, t uint8) func() []*xorLayer {
 		if above == nil {
 			return x
 		}
-		return layer.Stack(x, above())
+		return layer.Stack(x, above(cl))
 	}
 	return func() []*xorLayer {
 		mu.Lock()

@@ -42,3 +42,10 @@ func Mosquitto(t testing.TB) string {
 	t.Helper()
 	return Command(t, "mosquitto", "mosquitto", "/usr/sbin/mosquitto")
 }
+
+// HAProxy returns the path of haproxy (Debian's haproxy), the load balancer that sends PROXY protocol headers to
+// the broker in tests.
+func HAProxy(t testing.TB) string {
+	t.Helper()
+	return Command(t, "haproxy", "haproxy", "/usr/sbin/haproxy")
+}

@@ -8,6 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"loopmq/codec"
+	"loopmq/server/proxyproto"
 )
 
 // NewRegistry is the registry /metrics serves: the broker's series read through read, the Go runtime's and the
@@ -110,8 +111,16 @@ func brokerSeries() []series {
 		func(sn *Snapshot) uint64 { return sn.DroppedExpired })
 	counter("dropped_retained_total", "Retained messages not stored because of the retained limits.",
 		func(sn *Snapshot) uint64 { return sn.DroppedRetained })
+	counter("publish_denied_total", "PUBLISH packets refused by acl_file (not routed).",
+		func(sn *Snapshot) uint64 { return sn.PublishDenied })
 	counter("slow_consumers_total", "Clients disconnected for acknowledging nothing while their queue was over its limit.",
 		func(sn *Snapshot) uint64 { return sn.SlowConsumers })
+	for r := range proxyproto.NumReasons {
+		add(prometheus.CounterValue, "proxy_refused_total",
+			"Connections closed by the PROXY protocol layer, by reason: untrusted (a header from a peer outside "+
+				"proxy_trusted_cidrs), malformed, missing (none where required), too_large.",
+			prometheus.Labels{"reason": r.String()}, func(sn *Snapshot) float64 { return float64(sn.ProxyRefused[r]) })
+	}
 	counter("protocol_errors_total", "Connections closed for a protocol violation.",
 		func(sn *Snapshot) uint64 { return sn.ProtocolErrors })
 	gauge("clients_connected", "Clients with an accepted CONNECT.", func(sn *Snapshot) int64 { return sn.Connected })

@@ -4,6 +4,7 @@ import (
 	"sync/atomic"
 
 	"loopmq/codec"
+	"loopmq/server/proxyproto"
 )
 
 // Loop is one event loop's counters. Only the loop writes them, so an update is an uncontended atomic add (or,
@@ -18,11 +19,14 @@ type Loop struct {
 	DroppedTooLarge       atomic.Uint64 // larger than the client's Maximum Packet Size
 	DroppedExpired        atomic.Uint64 // Message Expiry Interval passed before delivery
 	DroppedRetained       atomic.Uint64 // retained beyond the retained limits
+	PublishDenied         atomic.Uint64 // PUBLISH refused by acl_file
 	// Connects counts connections accepted, by transport, once sniffing decided it.
 	Connects       [NumTransports]atomic.Uint64
 	ProtocolErrors atomic.Uint64
 	SlowConsumers  atomic.Uint64 // subscribers disconnected for not acknowledging
 	Packets        Packets       // MQTT packets and their bytes by direction, transport and type
+	// ProxyRefused counts connections closed by the PROXY protocol layer, by reason.
+	ProxyRefused [proxyproto.NumReasons]atomic.Uint64
 
 	// The loop's own work.
 	BusyNanos      atomic.Uint64 // time spent in the broker's callbacks (BusyClock)
@@ -108,11 +112,15 @@ func (sn *Snapshot) Add(c *Loop) {
 	sn.DroppedTooLarge += c.DroppedTooLarge.Load()
 	sn.DroppedExpired += c.DroppedExpired.Load()
 	sn.DroppedRetained += c.DroppedRetained.Load()
+	sn.PublishDenied += c.PublishDenied.Load()
 	for tr := range c.Connects {
 		sn.Connects[tr] += c.Connects[tr].Load()
 	}
 	sn.ProtocolErrors += c.ProtocolErrors.Load()
 	sn.SlowConsumers += c.SlowConsumers.Load()
+	for r := range c.ProxyRefused {
+		sn.ProxyRefused[r] += c.ProxyRefused[r].Load()
+	}
 	p := &c.Packets.pub
 	for d := range p {
 		for tr := range p[d] {

@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"loopmq/codec"
+	"loopmq/server/proxyproto"
 )
 
 // TestPacketsReachASnapshotAtPublish: packet counts are plain integers of the owner loop until Publish copies
@@ -17,6 +18,7 @@ func TestPacketsReachASnapshotAtPublish(t *testing.T) {
 	c.PacketOut(true, out, len(out)) // nothing appended: nothing counted
 	c.BytesIn.Add(12)
 	c.Connects[WS].Add(1)
+	c.ProxyRefused[proxyproto.ReasonMissing].Add(5)
 	AddOwned(&c.Queued, 3)
 	AddOwned(&c.Queued, -1)
 
@@ -29,6 +31,9 @@ func TestPacketsReachASnapshotAtPublish(t *testing.T) {
 	var sn Snapshot
 	sn.Add(&c)
 	sn.Add(&c) // a second loop with the same counts
+	if sn.ProxyRefused[proxyproto.ReasonMissing] != 10 || sn.ProxyRefused[proxyproto.ReasonUntrusted] != 0 {
+		t.Errorf("proxy refusals summed over loops: %v", sn.ProxyRefused)
+	}
 	for _, tc := range []struct {
 		dir  int
 		tr   Transport

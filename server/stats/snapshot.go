@@ -3,7 +3,11 @@
 // their own counters; everything else reads a Snapshot.
 package stats
 
-import "time"
+import (
+	"time"
+
+	"loopmq/server/proxyproto"
+)
 
 // Transport indexes the per-transport counters.
 type Transport uint8
@@ -46,12 +50,15 @@ type Snapshot struct {
 	DroppedTooLarge  uint64 // larger than the client's Maximum Packet Size
 	DroppedExpired   uint64 // Message Expiry Interval passed before delivery
 	DroppedRetained  uint64 // retained beyond the retained limits
+	PublishDenied    uint64 // PUBLISH refused by acl_file (not counted in the dropped total)
 
 	Connects       [NumTransports]uint64 // connections accepted, by transport
 	Open           [NumTransports]int64  // connections open, by transport
 	TotalConnects  uint64                // CONNECTs accepted
 	ProtocolErrors uint64                // connections closed for a protocol violation
 	SlowConsumers  uint64                // subscribers disconnected for not acknowledging
+	// ProxyRefused are the connections the PROXY protocol layer closed, by reason.
+	ProxyRefused [proxyproto.NumReasons]uint64
 
 	Connected     int64 // clients with an accepted CONNECT
 	Sessions      int64 // sessions, connected or not

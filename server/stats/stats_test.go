@@ -7,6 +7,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
+
+	"loopmq/server/proxyproto"
 )
 
 // sample is a snapshot whose every figure differs, so a series reading the wrong field shows.
@@ -19,8 +21,9 @@ func sample() Snapshot {
 		Connects:       [NumTransports]uint64{5, 6},
 		Open:           [NumTransports]int64{3, 2},
 		TotalConnects:  9,
-		ProtocolErrors: 13, SlowConsumers: 14,
-		Connected: 4, Sessions: 7, Subscriptions: 21, Retained: 22, Queued: 23, Inflight: 24, HeldAcks: 25,
+		ProtocolErrors: 13, SlowConsumers: 14, PublishDenied: 15,
+		ProxyRefused: [proxyproto.NumReasons]uint64{41, 42, 43, 44},
+		Connected:    4, Sessions: 7, Subscriptions: 21, Retained: 22, Queued: 23, Inflight: 24, HeldAcks: 25,
 		Loops: []LoopSnapshot{{Index: 0, BusyNanos: 1.5e9, Conns: 3, MailDrains: 31, MailDeliveries: 32, MailTasks: 33, MailPending: 34},
 			{Index: 1, BusyNanos: 0.5e9, Conns: 2}},
 	}
@@ -94,6 +97,11 @@ func TestCollectorExportsTheSnapshot(t *testing.T) {
 		"loopmq_dropped_retained_total{}":                                 16,
 		"loopmq_protocol_errors_total{}":                                  13,
 		"loopmq_slow_consumers_total{}":                                   14,
+		"loopmq_publish_denied_total{}":                                   15,
+		"loopmq_proxy_refused_total{reason=untrusted}":                    41,
+		"loopmq_proxy_refused_total{reason=malformed}":                    42,
+		"loopmq_proxy_refused_total{reason=missing}":                      43,
+		"loopmq_proxy_refused_total{reason=too_large}":                    44,
 		"loopmq_clients_connected{}":                                      4,
 		"loopmq_sessions{}":                                               7,
 		"loopmq_subscriptions{}":                                          21,
@@ -114,8 +122,9 @@ func TestCollectorExportsTheSnapshot(t *testing.T) {
 			t.Errorf("%s = %v (present %v), want %v", key, v, ok, want)
 		}
 	}
-	// 15 packet types × 2 transports × 4 packet series, 4 per transport, 16 unlabelled, 6 per loop.
-	if want := 15*2*4 + 2*4 + 16 + 6*2; len(got) != want {
+	// 15 packet types × 2 transports × 4 packet series, 4 per transport, 4 PROXY refusal reasons, 17 unlabelled,
+	// 6 per loop.
+	if want := 15*2*4 + 2*4 + 4 + 17 + 6*2; len(got) != want {
 		t.Errorf("%d series, want %d", len(got), want)
 	}
 }
