@@ -13,6 +13,7 @@ func TestRetain_SetReplaceClear_DeliveredOnSubscribeWithRetainFlag(t *testing.T)
 			pub := connectOK(t, b.addr, level, "rpub-"+levelName(level))
 
 			pub.send(publishPkt(level, 0, true, false, topic, 0, nil, "v1"))
+			pub.stillOpen() // the broker has handled the QoS 0 publish (it has no ack) before anyone subscribes
 			s1 := connectOK(t, b.addr, level, "rs1-"+levelName(level))
 			s1.subscribe(1, topic, 0, 0)
 			// [MQTT-3.3.1-6] stored and sent to new subscribers with RETAIN 1 [MQTT-3.3.1-8].
