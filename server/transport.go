@@ -16,14 +16,15 @@ import (
 const (
 	transportSniff uint8 = iota
 	transportTCP
-	transportWS
 	transportTLS // MQTT over TLS
+	transportWS  // the WebSocket transports last, so that overWS is one comparison
 	transportWSS // MQTT over WebSocket over TLS
 	transportCount
 )
 
-// overWS says the transport is WebSocket, with or without TLS: its packets and bytes go in the ws series.
-func overWS(t uint8) bool { return t == transportWS || t == transportWSS }
+// overWS says the transport is WebSocket, with or without TLS: its packets and bytes go in the ws series. It runs
+// for every packet in and out.
+func overWS(t uint8) bool { return t >= transportWS }
 
 // sniffers map the first bytes of a connection on a listener that serves several transports to its transport.
 // Plain MQTT matches no row (its first byte is CONNECT's 0x10). The PROXY protocol has no row: it runs under every
