@@ -32,41 +32,43 @@ type aliasState struct {
 // client is one network connection, owned by its event loop. It is kept small: an idle connected client holds
 // no buffers (the outbox is pooled and returned after each flush).
 type client struct {
-	l       *loop
-	c       gnet.Conn
-	s       *session
-	state   uint8
-	version codec.Version
+	// Pointers and words first, then the small fields packed together: the struct is allocated per connection,
+	// so padding between fields is paid a million times.
+	l   *loop
+	c   gnet.Conn
+	s   *session
+	tr  *transportState            // nil for plain TCP
+	out *bytebufferpool.ByteBuffer // bytes to write at the end of this loop pass
 
-	transport uint8
-	tr        *transportState // nil for plain TCP
-
-	out   *bytebufferpool.ByteBuffer // bytes to write at the end of this loop pass
-	dirty bool
-
-	t         timer // connect timeout, then keep alive
-	keepAlive uint16
-	want      uint32 // inbound bytes needed to complete the packet being received (TCP), 0 = unknown
-	lastSeen  int64
-
-	// MQTT 5 limits the client asked for.
-	sendQuota   uint16 // outbound inflight window: min(client Receive Maximum, MaxInflight)
-	maxOut      uint32 // client's Maximum Packet Size, 0 = no limit
-	aliasMaxOut uint16 // client's Topic Alias Maximum: how many aliases we may use towards it
-	problemInfo bool   // Request Problem Information sent as 1: reason strings wanted
+	t        timer // connect timeout, then keep alive
+	lastSeen int64
 
 	aliases *aliasState // topic aliases in both directions, allocated on first use
 	acks    *ackQueue   // acknowledgements held back for flow control, allocated on first use
-	expiry  uint32      // Session Expiry Interval asked at CONNECT (possibly changed at DISCONNECT)
-
-	will      *message
-	willDelay uint32
+	will    *message
 
 	// ACL (authfile.go): rights is nil without acl_file, which permits everything; authz holds what recompiling
 	// them after a reload needs.
 	rights  *auth.Rights
 	authz   *clientAuthz
 	pending *connackInfo // from CONNECT until CONNACK
+	reason  string
+
+	want      uint32 // inbound bytes needed to complete the packet being received (TCP), 0 = unknown
+	expiry    uint32 // Session Expiry Interval asked at CONNECT (possibly changed at DISCONNECT)
+	willDelay uint32
+
+	// MQTT 5 limits the client asked for.
+	maxOut      uint32 // client's Maximum Packet Size, 0 = no limit
+	sendQuota   uint16 // outbound inflight window: min(client Receive Maximum, MaxInflight)
+	aliasMaxOut uint16 // client's Topic Alias Maximum: how many aliases we may use towards it
+	problemInfo bool   // Request Problem Information sent as 1: reason strings wanted
+
+	keepAlive uint16
+	state     uint8
+	version   codec.Version
+	transport uint8
+	dirty     bool
 
 	normalDisconnect bool // DISCONNECT with reason 0x00 (or v3 DISCONNECT): no will
 	takenOver        bool
@@ -77,7 +79,6 @@ type client struct {
 	refused          bool // over max_connections: answer CONNECT with "server unavailable"
 	inputPaused      bool // too many held acknowledgements: input is left unread until they go out
 	outWatched       bool // on the loop's outbound watch list (flow.go)
-	reason           string
 }
 
 var errNotConnect = errors.New("first packet is not CONNECT [MQTT-3.1.0-1]")

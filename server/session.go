@@ -21,38 +21,41 @@ const neverExpire = 0xFFFFFFFF
 // those marked as guarded by the session table shard lock. Ownership moves when a client resumes the session on
 // another loop; deliveries that reach the old owner are forwarded.
 type session struct {
+	// Words first, the small fields packed at the end: one session per persistent client, a million of them.
 	id    string
 	subID topic.SubscriberID
 	owner atomic.Pointer[loop]
+
+	// Guarded by the table shard lock (with handoff, discarded and transient below).
+	claim    *client // a connection waiting to take this session over
+	adopting *client // the claimant the session was handed to, until its adopt runs
+
+	cl *client // the connected client, nil while offline (owner only)
+	// rights are the ACL rights of the last client attached (nil: no ACL), read by the loops that route to it.
+	rights  atomic.Pointer[auth.Rights]
+	filters filterSet
+
+	// flow holds the QoS 1/2 state, allocated on first use so an idle QoS 0 session does not carry it.
+	*flow
+
+	will     *message // pending will of the last connection, waiting for its delay
+	willAt   int64    // tick at which the pending will is published
+	expireAt int64    // tick at which the offline session ends; 0 while connected
+	t        timer    // will delay and session expiry
 
 	// Flow control (flow.go), read and written by any loop.
 	backlog atomic.Int32 // QoS 1/2 messages routed here and not yet in the inflight window
 	online  atomic.Bool  // a client is attached: over the limit, publishers are paced rather than dropped
 
-	// Guarded by the table shard lock.
-	claim     *client // a connection waiting to take this session over
-	adopting  *client // the claimant the session was handed to, until its adopt runs
-	handoff   bool    // a handoff task is on its way to the owner
-	discarded bool    // removed from the table; ends when the owner sees it
-	transient bool    // its connection asked for Session Expiry 0: the session ends with that connection
-
-	cl *client // the connected client, nil while offline (owner only)
-	// rights are the ACL rights of the last client attached (nil: no ACL), read by the loops that route to it.
-	rights  atomic.Pointer[auth.Rights]
-	version codec.Version
 	expiry  uint32 // Session Expiry Interval in seconds; neverExpire for "never"
-	filters filterSet
+	nextID  uint16
+	version codec.Version
 
-	// flow holds the QoS 1/2 state, allocated on first use so an idle QoS 0 session does not carry it.
-	*flow
-	nextID uint16
-
-	will      *message // pending will of the last connection, waiting for its delay
-	willAt    int64    // tick at which the pending will is published
-	expireAt  int64    // tick at which the offline session ends; 0 while connected
-	t         timer    // will delay and session expiry
-	dead      bool     // ended: no more deliveries
-	takenOver bool     // its connection was displaced by a new one
+	handoff   bool // a handoff task is on its way to the owner (shard lock)
+	discarded bool // removed from the table; ends when the owner sees it (shard lock)
+	transient bool // its connection asked for Session Expiry 0: the session ends with that connection (shard lock)
+	dead      bool // ended: no more deliveries
+	takenOver bool // its connection was displaced by a new one
 }
 
 // flow is a session's QoS 1 and 2 state.
