@@ -44,6 +44,7 @@ if [ -n "${BASELINE:-}" ]; then
 	targets+=("loopmq-base=tcp://127.0.0.1:$((BASE + 31))")
 	pidmap+=("loopmq-base=${pids[-1]}")
 	WS_TARGETS="$WS_TARGETS,loopmq-base-ws=ws://127.0.0.1:$((BASE + 32))/mqtt"
+	METRICS_URLS="loopmq=$LOOPMQ_METRICS,loopmq-base=http://127.0.0.1:$((BASE + 33))/metrics"
 fi
 
 if [ "${PEERS:-}" != none ] && command -v mosquitto >/dev/null; then
@@ -93,7 +94,7 @@ compare() { # compare TARGETS [COMPARE FLAGS] SCENARIO FLAGS...
 
 if [ -z "$ONLY" ] || [ "$ONLY" = conn ]; then
 	# Idle connections: memory per connection (RSS slope), connect rate and latency.
-	compare "$T" -metrics-urls "loopmq=$LOOPMQ_METRICS" conn -n "$CONNS" -duration 5s
+	compare "$T" -metrics-urls "${METRICS_URLS:-loopmq=$LOOPMQ_METRICS}" conn -n "$CONNS" -duration 5s
 fi
 
 if [ -z "$ONLY" ] || [ "$ONLY" = tput ]; then
